@@ -1,0 +1,161 @@
+//! The command layer: arguments, validation into a typed config, rendering
+//! (human or JSON), progress bars, and the exit code. The only module that
+//! prints.
+
+mod transform;
+
+use std::io::{IsTerminal, Write};
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::error::{Error, ExitCode};
+
+const ABOUT: &str =
+    "Make SEP client packages keep clients managed through AutoUpgrade, and audit them.
+
+When AutoUpgrade runs on a client whose cached MSI is missing from C:\\Windows\\Installer, \
+the upgrade falls back to the package's own sylink.xml, which in a SEPM export is unmanaged, \
+and the client becomes self-managed (Broadcom KB 212696). sepkg rewrites a package so that \
+SetAid.ini has KeepPreviousSetting=0 and the package carries a managed sylink.xml, then \
+hashes it for delivery from a web server.";
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "sepkg", version, about = ABOUT, max_term_width = 100)]
+pub struct Cli {
+    /// Print one JSON document on stdout instead of the human report.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Show no progress bars.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set KeepPreviousSetting=0, inject a managed sylink.xml, repack and hash.
+    #[command(after_help = transform::AFTER_HELP)]
+    Transform(transform::Args),
+}
+
+/// Runs the command and returns its exit code. Prints everything it prints.
+pub fn run(cli: Cli) -> ExitCode {
+    let out = Output {
+        json: cli.json,
+        quiet: cli.quiet,
+    };
+    let result = match cli.command {
+        Command::Transform(args) => transform::run(args, &out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if e.is_broken_pipe() => ExitCode::Ok,
+        Err(e) => {
+            out.error(&e);
+            e.exit_code()
+        }
+    }
+}
+
+/// How to print: human or JSON, with or without progress bars.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Output {
+    pub json: bool,
+    pub quiet: bool,
+}
+
+/// An error as JSON.
+#[derive(Serialize)]
+pub(crate) struct ErrorJson {
+    code: &'static str,
+    message: String,
+    hint: Option<&'static str>,
+}
+
+impl ErrorJson {
+    pub(crate) fn from(e: &Error) -> Self {
+        ErrorJson {
+            code: e.code(),
+            message: e.to_string(),
+            hint: e.hint(),
+        }
+    }
+}
+
+impl Output {
+    /// Prints a JSON document on stdout.
+    pub(crate) fn print_json<T: Serialize>(&self, value: &T) -> Result<(), Error> {
+        let mut text = serde_json::to_string_pretty(value)
+            .map_err(|e| Error::Usage(format!("internal: {e}")))?;
+        text.push('\n');
+        self.print(&text)
+    }
+
+    /// Prints text on stdout.
+    pub(crate) fn print(&self, text: &str) -> Result<(), Error> {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|_| stdout.flush())
+            .map_err(|e| Error::io("<stdout>", "cannot write", e))
+    }
+
+    /// Reports an error: JSON on stdout with `--json`, else a message and a
+    /// hint on stderr.
+    pub(crate) fn error(&self, e: &Error) {
+        if self.json {
+            let _ = self.print_json(&serde_json::json!({ "error": ErrorJson::from(e) }));
+        } else {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {e}");
+            if let Some(hint) = e.hint() {
+                let _ = writeln!(stderr, "  hint: {hint}");
+            }
+        }
+    }
+
+    /// A progress bar on stderr, hidden with `--quiet` or when stderr is not
+    /// a terminal.
+    pub(crate) fn progress(&self) -> Bar {
+        let visible = !self.quiet && std::io::stderr().is_terminal();
+        Bar {
+            bar: visible.then(indicatif::ProgressBar::no_length),
+        }
+    }
+}
+
+/// A [`crate::Progress`] drawn with indicatif.
+pub(crate) struct Bar {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl crate::Progress for Bar {
+    fn start(&self, total: u64, what: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_message(what.to_string());
+        }
+    }
+    fn advance(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+    }
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! `sepkg transform`: arguments, config, report.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{ErrorJson, Output};
+use crate::error::{Error, ExitCode, Result};
+use crate::manifest::ChangedFile;
+use crate::package::Kind;
+use crate::setaid::Edit;
+use crate::transform::{self, ManagedSylink, Outcome};
+
+pub(crate) const AFTER_HELP: &str = "\
+What it does, for each package root (a folder holding a SetAid.ini):
+  - SetAid.ini: KeepPreviousSetting=0 in [CUSTOM_SMC_CONFIG]; only the value bytes change.
+    Encoding, BOM, line endings, comments and letter case are kept. A missing key is added.
+  - sylink.xml: replaced, byte for byte, by the managed file given with --sylink.
+  - Every other entry is copied unchanged (from a zip, without recompressing).
+Beside the output: OUT.sha256 (for sha256sum -c) and OUT.manifest.json (every change and entry).
+Nothing appears under OUT until it is complete; the input is never modified.
+
+Examples:
+  sepkg transform SEP14-x64.zip --sylink sylink-managed.xml
+  sepkg transform ./SEP14-export/ --sylink sylink.xml -o web/SEP14-x64.zip
+  sepkg transform a.zip b.zip c.zip --sylink sylink.xml --out-dir out/ --json
+
+Exit codes: 0 done, 2 error (nothing written).";
+
+/// `sepkg transform` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Exported client packages: a folder, a .zip, or (when supported) .cab or .exe.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+    /// The managed sylink.xml to inject (exported from the SEPM in managed mode).
+    #[arg(long, value_name = "MANAGED.xml")]
+    sylink: PathBuf,
+    /// The output file (a folder with --to dir). Default: ./NAME-managed.EXT.
+    #[arg(short, long, value_name = "OUT", conflicts_with = "out_dir")]
+    output: Option<PathBuf>,
+    /// With several inputs: write each output into this folder, in parallel.
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
+    /// The output container. Default: the input's (a folder becomes a zip).
+    #[arg(long, value_name = "KIND")]
+    to: Option<Kind>,
+    /// A further SetAid.ini edit, made the same way. Repeatable.
+    #[arg(long = "setaid", value_name = "SECTION.KEY=VALUE", value_parser = Edit::parse)]
+    edits: Vec<Edit>,
+}
+
+/// Validated arguments: one job per input, each with its output path.
+struct Config {
+    jobs: Vec<(PathBuf, PathBuf)>,
+    sylink: PathBuf,
+    to: Option<Kind>,
+    edits: Vec<Edit>,
+}
+
+impl Config {
+    fn from_args(args: Args) -> Result<Config> {
+        let output_for = |input: &Path, dir: &Path| -> Result<PathBuf> {
+            let kind = match args.to {
+                Some(k) => k,
+                None => match crate::package::detect(input)? {
+                    Kind::Dir => Kind::Zip,
+                    k => k,
+                },
+            };
+            Ok(transform::default_output(input, kind, dir))
+        };
+        let jobs = match (&args.output, &args.out_dir, args.inputs.len()) {
+            (Some(out), None, 1) => vec![(args.inputs[0].clone(), out.clone())],
+            (Some(_), None, _) => {
+                return Err(Error::Usage(
+                    "-o names one output; with several inputs use --out-dir DIR".into(),
+                ));
+            }
+            (None, Some(dir), _) => {
+                if !dir.is_dir() {
+                    return Err(Error::Usage(format!(
+                        "--out-dir {}: not an existing folder",
+                        dir.display()
+                    )));
+                }
+                let jobs = args
+                    .inputs
+                    .iter()
+                    .map(|i| Ok((i.clone(), output_for(i, dir)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                for (n, (_, out)) in jobs.iter().enumerate() {
+                    if jobs[..n].iter().any(|(_, o)| o == out) {
+                        return Err(Error::Usage(format!(
+                            "two inputs would both be written to {}; rename one of them",
+                            out.display()
+                        )));
+                    }
+                }
+                jobs
+            }
+            (None, None, 1) => vec![(
+                args.inputs[0].clone(),
+                output_for(&args.inputs[0], Path::new("."))?,
+            )],
+            (None, None, _) => {
+                return Err(Error::Usage("several inputs need --out-dir DIR".into()));
+            }
+            (Some(_), Some(_), _) => unreachable_conflict()?,
+        };
+        Ok(Config {
+            jobs,
+            sylink: args.sylink,
+            to: args.to,
+            edits: args.edits,
+        })
+    }
+}
+
+fn unreachable_conflict() -> Result<Vec<(PathBuf, PathBuf)>> {
+    Err(Error::Usage(
+        "-o and --out-dir cannot be used together".into(),
+    ))
+}
+
+#[derive(Serialize)]
+struct JobJson<'a> {
+    input: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest: Option<&'a crate::manifest::Manifest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorJson>,
+}
+
+pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
+    let config = Config::from_args(args)?;
+    let sylink = ManagedSylink::load(&config.sylink)?;
+    let results: Vec<(PathBuf, Result<Outcome>)> = if config.jobs.len() == 1 {
+        let (input, output) = &config.jobs[0];
+        let bar = out.progress();
+        let result = transform::run(input, &sylink, &config.edits, config.to, output, &bar);
+        if let Err(e) = result {
+            return Err(e);
+        }
+        vec![(input.clone(), result)]
+    } else {
+        run_batch(&config, &sylink)
+    };
+
+    if out.json {
+        let jobs: Vec<JobJson<'_>> = results
+            .iter()
+            .map(|(input, r)| match r {
+                Ok(o) => JobJson {
+                    input: input.display().to_string(),
+                    output: Some(o.output.display().to_string()),
+                    sha256_file: Some(o.sidecar.display().to_string()),
+                    manifest_file: Some(o.manifest_path.display().to_string()),
+                    manifest: Some(&o.manifest),
+                    error: None,
+                },
+                Err(e) => JobJson {
+                    input: input.display().to_string(),
+                    output: None,
+                    sha256_file: None,
+                    manifest_file: None,
+                    manifest: None,
+                    error: Some(ErrorJson::from(e)),
+                },
+            })
+            .collect();
+        out.print_json(&serde_json::json!({ "transformed": jobs }))?;
+    } else {
+        let mut text = String::new();
+        for (input, r) in &results {
+            match r {
+                Ok(o) => text.push_str(&human(input, o)),
+                Err(e) => {
+                    out.error(e);
+                }
+            }
+        }
+        out.print(&text)?;
+    }
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    Ok(if failed > 0 {
+        ExitCode::Error
+    } else {
+        ExitCode::Ok
+    })
+}
+
+/// Runs every job on a pool of threads, one per core.
+fn run_batch(config: &Config, sylink: &ManagedSylink) -> Vec<(PathBuf, Result<Outcome>)> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(config.jobs.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<Outcome>>> = (0..config.jobs.len()).map(|_| None).collect();
+    let slots: Vec<std::sync::Mutex<&mut Option<Result<Outcome>>>> =
+        results.iter_mut().map(std::sync::Mutex::new).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((input, output)) = config.jobs.get(n) else {
+                        break;
+                    };
+                    let r = transform::run(
+                        input,
+                        sylink,
+                        &config.edits,
+                        config.to,
+                        output,
+                        &crate::NoProgress,
+                    );
+                    if let Ok(mut slot) = slots[n].lock() {
+                        **slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    drop(slots);
+    config
+        .jobs
+        .iter()
+        .zip(results)
+        .map(|((input, _), r)| {
+            (
+                input.clone(),
+                r.unwrap_or_else(|| Err(Error::Usage("internal: a batch job did not run".into()))),
+            )
+        })
+        .collect()
+}
+
+/// The human report for one transformed package.
+fn human(input: &Path, o: &Outcome) -> String {
+    use std::fmt::Write;
+    let m = &o.manifest;
+    let mut s = String::new();
+    let _ = writeln!(s, "{} -> {}", input.display(), o.output.display());
+    for root in &m.roots {
+        let dir = if root.dir.is_empty() {
+            "(top)".to_string()
+        } else {
+            root.dir.clone()
+        };
+        let version = root
+            .product_version
+            .as_deref()
+            .map(|v| format!(", product version {v}"))
+            .unwrap_or_default();
+        let _ = writeln!(s, "  package root {dir}{version}");
+        let mine: Vec<_> = m
+            .changes
+            .iter()
+            .filter(|c| c.entry == root.setaid || c.entry == root.sylink)
+            .collect();
+        if !mine.iter().any(|c| c.file == ChangedFile::Setaid) {
+            let _ = writeln!(
+                s,
+                "    {}: KeepPreviousSetting already 0, unchanged",
+                root.setaid
+            );
+        }
+        for c in &mine {
+            match c.file {
+                ChangedFile::Setaid => {
+                    let old = c
+                        .old
+                        .as_deref()
+                        .map_or("(missing)".to_string(), |v| format!("{v:?}"));
+                    let dup = if c.duplicate { " (duplicate)" } else { "" };
+                    let _ = writeln!(
+                        s,
+                        "    {}: [{}] {} {old} -> {:?} at line {} ({}){dup}",
+                        c.entry,
+                        c.section.as_deref().unwrap_or(""),
+                        c.key.as_deref().unwrap_or(""),
+                        c.new,
+                        c.line.unwrap_or(0),
+                        c.action
+                    );
+                }
+                ChangedFile::Sylink => {
+                    let _ = writeln!(
+                        s,
+                        "    {}: {} with the managed sylink.xml",
+                        c.entry, c.action
+                    );
+                }
+            }
+        }
+        if !mine.iter().any(|c| c.file == ChangedFile::Sylink) {
+            let _ = writeln!(
+                s,
+                "    {}: already the managed sylink.xml, unchanged",
+                root.sylink
+            );
+        }
+    }
+    let info = &m.sylink.info;
+    let servers: Vec<String> = info
+        .servers
+        .iter()
+        .map(|sv| match &sv.http_port {
+            Some(p) => format!("{}:{p}", sv.address),
+            None => sv.address.clone(),
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "  managed sylink.xml: DomainId {}, servers {}, group {}, mode {}",
+        info.domain_id.as_deref().unwrap_or("?"),
+        servers.join(" "),
+        info.preferred_group.as_deref().unwrap_or("(none)"),
+        info.communication_mode.as_deref().unwrap_or("(unset)")
+    );
+    for w in &m.warnings {
+        let _ = writeln!(s, "  warning: {}: {}", w.entry, w.message);
+    }
+    let _ = writeln!(
+        s,
+        "  output:   {} ({} bytes, {} entries)",
+        o.output.display(),
+        m.output.size,
+        m.entries.len()
+    );
+    let _ = writeln!(
+        s,
+        "  sha256:   {}  ({})",
+        m.output.sha256,
+        o.sidecar.display()
+    );
+    let _ = writeln!(s, "  manifest: {}", o.manifest_path.display());
+    s
+}

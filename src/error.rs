@@ -1,0 +1,241 @@
+//! The library's one error type, and the exit codes that are the CLI's API.
+//!
+//! Every variant carries what a user needs to act on it: the file, the entry
+//! inside an archive, the INI section and key or the XML element. A bare
+//! `io::Error` that has lost its path never reaches the user.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where something is: a file on disk, optionally an entry inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file or folder on disk.
+    pub path: PathBuf,
+    /// The entry inside an archive or folder, with `/` separators.
+    pub entry: Option<String>,
+}
+
+impl Location {
+    /// A file on disk.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Location {
+            path: path.into(),
+            entry: None,
+        }
+    }
+
+    /// An entry inside the package at `path`.
+    pub fn entry(path: impl Into<PathBuf>, entry: impl Into<String>) -> Self {
+        Location {
+            path: path.into(),
+            entry: Some(entry.into()),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.entry {
+            Some(entry) => write!(f, "{}, entry {:?}", self.path.display(), entry),
+            None => write!(f, "{}", self.path.display()),
+        }
+    }
+}
+
+/// Everything that can go wrong in sepkg.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{path}: {action}: {source}", path = .path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What was being done ("cannot read", "cannot create", ...).
+        action: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The command line asks for something that cannot be done.
+    #[error("{0}")]
+    Usage(String),
+
+    /// The input is not a package sepkg can read.
+    #[error("{path}: not a SEP client package: {reason}", path = .path.display())]
+    NotAPackage {
+        /// The input.
+        path: PathBuf,
+        /// What was seen instead.
+        reason: String,
+    },
+
+    /// An archive's structure is damaged or unsupported.
+    #[error("{at}: corrupt or unsupported {format}: {reason}")]
+    Corrupt {
+        /// The archive, and the entry when one is to blame.
+        at: Location,
+        /// "zip", "cabinet", "exe", "MSI".
+        format: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// An entry that must not be unpacked or repacked: traversal, symlink,
+    /// duplicate name, encryption.
+    #[error("{at}: refused: {reason}")]
+    UnsafeEntry {
+        /// The archive and the entry.
+        at: Location,
+        /// Why it is refused.
+        reason: String,
+    },
+
+    /// A file that is parsed is larger than the limit for its kind.
+    #[error("{at}: {size} bytes is larger than the {limit}-byte limit for this file")]
+    TooLarge {
+        /// The file or entry.
+        at: Location,
+        /// Its (declared or read) size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+
+    /// No directory in the input holds a SetAid.ini.
+    #[error("{path}: no package root found: no folder in it holds a SetAid.ini", path = .path.display())]
+    NoPackageRoot {
+        /// The input.
+        path: PathBuf,
+    },
+
+    /// A SetAid.ini or setup.ini that cannot be read or edited safely.
+    #[error("{at}: {reason}")]
+    Ini {
+        /// The file or entry.
+        at: Location,
+        /// What is wrong, with the line when there is one.
+        reason: String,
+    },
+
+    /// A sylink.xml that cannot be parsed.
+    #[error("{at}: {reason}")]
+    Xml {
+        /// The file or entry.
+        at: Location,
+        /// What is wrong, naming the element.
+        reason: String,
+    },
+
+    /// The `--sylink` file is not a managed sylink.xml.
+    #[error("{at}: not a managed sylink.xml: {}", .missing.join("; "))]
+    Unmanaged {
+        /// The file.
+        at: Location,
+        /// Each part that is missing or wrong.
+        missing: Vec<String>,
+    },
+
+    /// The output would overwrite an input.
+    #[error("{path}: the output would overwrite the input", path = .path.display())]
+    OutputIsInput {
+        /// The path given as both.
+        path: PathBuf,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl AsRef<Path>, action: &'static str, source: io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            action,
+            source,
+        }
+    }
+
+    /// A stable, machine-readable name for the kind of error (used in JSON).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "io",
+            Error::Usage(_) => "usage",
+            Error::NotAPackage { .. } => "not-a-package",
+            Error::Corrupt { .. } => "corrupt",
+            Error::UnsafeEntry { .. } => "unsafe-entry",
+            Error::TooLarge { .. } => "too-large",
+            Error::NoPackageRoot { .. } => "no-package-root",
+            Error::Ini { .. } => "bad-ini",
+            Error::Xml { .. } => "bad-xml",
+            Error::Unmanaged { .. } => "sylink-unmanaged",
+            Error::OutputIsInput { .. } => "output-is-input",
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            Error::Io { .. } => {
+                "check that the path exists, is readable, and that the output folder is writable with space left"
+            }
+            Error::Usage(_) => "see `sepkg help` for the command's options",
+            Error::NotAPackage { .. } => {
+                "give a folder export, or a .zip, .cab or single-file .exe exported from the SEPM"
+            }
+            Error::Corrupt { .. } => {
+                "the file is damaged or truncated: export or download it again"
+            }
+            Error::UnsafeEntry { .. } => {
+                "this archive was not made by the SEPM or has been tampered with: export the package again"
+            }
+            Error::TooLarge { .. } => {
+                "a genuine file of this kind is a few KB: check where the package came from"
+            }
+            Error::NoPackageRoot { .. } => {
+                "point sepkg at a SEPM client package export: a folder holding Setup.exe and setAid.ini, or an archive of one"
+            }
+            Error::Ini { .. } => {
+                "save the file as ANSI, UTF-8 or UTF-16LE with a byte-order mark, in INI syntax"
+            }
+            Error::Xml { .. } => {
+                "export the sylink.xml again from the SEPM (Clients > group > Export Communication Settings, managed mode)"
+            }
+            Error::Unmanaged { .. } => {
+                "export the communication settings from the SEPM in managed mode (Clients > group > Export Communication Settings) and pass that file"
+            }
+            Error::OutputIsInput { .. } => "choose another output path with -o or --out-dir",
+        })
+    }
+
+    /// The process exit code for this error: always 2 (see [`ExitCode`]).
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::Error
+    }
+
+    /// True when the error is a closed pipe on output, which ends quietly.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Process exit codes. They are API: scripts depend on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Success, audit clean, verified.
+    Ok = 0,
+    /// Audit findings at or above `--fail-on`, or a verification mismatch.
+    Findings = 1,
+    /// Usage error, bad input, I/O error.
+    Error = 2,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}

@@ -1,0 +1,62 @@
+//! sepkg: make Symantec Endpoint Protection client packages keep their
+//! clients **managed** through AutoUpgrade, and audit packages for the risk.
+//!
+//! When AutoUpgrade runs and the client's cached MSI is missing, the upgrade
+//! falls back to the package's own sylink.xml, which in a SEPM export is
+//! unmanaged (Broadcom KB 212696). A package whose SetAid.ini has
+//! `KeepPreviousSetting=0` and which carries a managed sylink.xml avoids that.
+//!
+//! # The transform pipeline
+//! ```text
+//! ManagedSylink::load ─┐
+//! Package::open ───────┴─▶ transform::plan ─▶ Plan ─▶ transform::write ─▶ Outcome
+//!   (detect, list)          (SetAid.ini edits,          (temp file, digest,
+//!                            sylink decision)            manifest, rename)
+//! ```
+//! Stages return values and never print; the `cli` module prints.
+//!
+//! # Modules
+//! - [`package`]: containers (folder, zip), entries as handles, package roots.
+//! - [`setaid`]: the format-preserving SetAid.ini editor (also reads setup.ini).
+//! - [`sylink`]: validating and describing sylink.xml.
+//! - [`transform`]: the main job.
+//! - [`manifest`]: `OUT.manifest.json` and the `OUT.sha256` sidecar.
+//! - [`digest`]: SHA-256 helpers.
+//! - [`error`]: the error type and exit codes.
+//! - [`cli`]: argument parsing, output rendering, exit codes.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod cli;
+pub mod digest;
+pub mod error;
+pub mod manifest;
+pub mod package;
+pub mod setaid;
+pub mod sylink;
+pub mod transform;
+
+pub use error::{Error, ExitCode, Result};
+pub use package::{Kind, Package};
+
+/// Progress reports from long work. Stages call it; the CLI draws it.
+pub trait Progress: Sync {
+    /// Work of `total` bytes on `what` begins.
+    fn start(&self, total: u64, what: &str);
+    /// `bytes` more are done.
+    fn advance(&self, bytes: u64);
+    /// The work is done.
+    fn finish(&self);
+}
+
+/// A [`Progress`] that shows nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: u64, _: &str) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}

@@ -1,0 +1,152 @@
+//! The record of a transform: `OUT.manifest.json` and the `OUT.sha256`
+//! sidecar, and the atomic writing of both beside the output.
+//!
+//! The manifest holds no clock time, host name or absolute path, so the same
+//! inputs give the same manifest bytes. Its fields are documented in the
+//! README ("JSON schema"); `schema` changes when a field changes meaning.
+
+use serde::Serialize;
+
+use crate::digest::Digest;
+use crate::package::{Kind, WrittenEntry};
+use crate::setaid;
+use crate::sylink;
+
+/// The manifest's schema name and version.
+pub const SCHEMA: &str = "sepkg-manifest/1";
+
+/// A file named without its folder, with its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRecord {
+    /// The file name (no folder).
+    pub name: String,
+    /// The container kind.
+    pub kind: Kind,
+    /// Size in bytes (for a folder, the sum of its files).
+    pub size: u64,
+    /// SHA-256 (for a folder output: of its `.sha256` listing).
+    pub sha256: String,
+}
+
+/// The managed sylink.xml that was injected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SylinkRecord {
+    /// The file name given with `--sylink` (no folder).
+    pub name: String,
+    /// Its digest.
+    #[serde(flatten)]
+    pub digest: Digest,
+    /// What it says (DomainId, servers, group, mode).
+    #[serde(flatten)]
+    pub info: sylink::Info,
+}
+
+/// One package root and what it holds after the transform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RootRecord {
+    /// The folder, `""` for the top.
+    pub dir: String,
+    /// The SetAid.ini entry name.
+    pub setaid: String,
+    /// Its encoding.
+    pub setaid_encoding: setaid::Encoding,
+    /// Its line ending, `CRLF` or `LF`.
+    pub setaid_line_ending: &'static str,
+    /// The sylink.xml entry name in the output.
+    pub sylink: String,
+    /// `ProductVersion` from setup.ini, when there is one.
+    pub product_version: Option<String>,
+}
+
+/// Which file a change touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangedFile {
+    /// SetAid.ini.
+    Setaid,
+    /// sylink.xml.
+    Sylink,
+}
+
+/// One change, with its old and new value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeRecord {
+    /// The entry changed.
+    pub entry: String,
+    /// Which file it is.
+    pub file: ChangedFile,
+    /// `set`, `added-key`, `added-section` (SetAid.ini); `replaced`, `added` (sylink.xml).
+    pub action: String,
+    /// SetAid.ini: the section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    /// SetAid.ini: the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// SetAid.ini: the line (after the edit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The old value (SetAid.ini) or old SHA-256 (sylink.xml); null when added.
+    pub old: Option<String>,
+    /// The new value or SHA-256.
+    pub new: String,
+    /// SetAid.ini: true when this occurrence is a duplicate of the effective one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+/// Something the user should know that did not stop the transform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// A stable code.
+    pub code: &'static str,
+    /// The entry concerned.
+    pub entry: String,
+    /// What it means and what to do.
+    pub message: String,
+}
+
+/// `OUT.manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Manifest {
+    /// [`SCHEMA`].
+    pub schema: &'static str,
+    /// `sepkg` and its version.
+    pub tool: String,
+    /// The input package.
+    pub input: FileRecord,
+    /// The output package.
+    pub output: FileRecord,
+    /// The first package root's product version.
+    pub product_version: Option<String>,
+    /// The injected sylink.xml.
+    pub sylink: SylinkRecord,
+    /// Every package root.
+    pub roots: Vec<RootRecord>,
+    /// Every change made; empty when the input already was managed.
+    pub changes: Vec<ChangeRecord>,
+    /// Things to check.
+    pub warnings: Vec<Warning>,
+    /// Every file entry of the output, in order.
+    pub entries: Vec<WrittenEntry>,
+}
+
+impl Manifest {
+    /// The manifest as pretty JSON with a final newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serialising plain structs of strings and numbers cannot fail.
+        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+/// A `sha256sum -c` line: `<hex>  <name>\n`.
+pub fn sidecar_line(sha256: &str, name: &str) -> String {
+    format!("{sha256}  {name}\n")
+}
+
+/// The tool name and version written into manifests.
+pub fn tool() -> String {
+    format!("sepkg {}", env!("CARGO_PKG_VERSION"))
+}

@@ -1,0 +1,554 @@
+//! `sepkg transform`: make a package keep its clients managed.
+//!
+//! The stages, each taking one value and returning the next:
+//!
+//! 1. [`ManagedSylink::load`]: read and validate the `--sylink` file; refuse
+//!    one that is not managed.
+//! 2. [`Package::open`]: detect the container, list entries (handles only).
+//! 3. [`plan`]: find the package roots; edit each SetAid.ini in memory
+//!    (`KeepPreviousSetting=0` and any `--setaid` edits); decide each
+//!    root's sylink.xml. Returns a [`Plan`]: the output [`Layout`] and the
+//!    changes and warnings.
+//! 4. [`write`]: write the layout to a temporary file (or folder) beside the
+//!    output, hash it, and build the [`Manifest`]; then rename the output,
+//!    its `.sha256` and its `.manifest.json` into place. Until the rename
+//!    nothing exists under the output's name; on any error the temporary
+//!    files are removed.
+
+use std::path::{Path, PathBuf};
+
+use crate::digest::{self, Digest};
+use crate::error::{Error, Location, Result};
+use crate::manifest::{
+    ChangeRecord, ChangedFile, FileRecord, Manifest, RootRecord, SCHEMA, SylinkRecord, Warning,
+    sidecar_line,
+};
+use crate::package::{self, Content, Item, Kind, Layout, Package};
+use crate::setaid::{self, Edit, IniFile};
+use crate::sylink;
+
+/// The managed sylink.xml to inject: its bytes, exactly as given.
+#[derive(Debug, Clone)]
+pub struct ManagedSylink {
+    /// The file name (no folder), for the manifest.
+    pub name: String,
+    /// The bytes, injected as they are.
+    pub bytes: Vec<u8>,
+    /// Their digest.
+    pub digest: Digest,
+    /// What the file says.
+    pub info: sylink::Info,
+}
+
+impl ManagedSylink {
+    /// Reads `path` and refuses it unless it is a managed sylink.xml.
+    pub fn load(path: &Path) -> Result<Self> {
+        let at = Location::file(path);
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot read", e))?;
+        if meta.len() > sylink::MAX_SIZE {
+            return Err(Error::TooLarge {
+                at,
+                size: meta.len(),
+                limit: sylink::MAX_SIZE,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, "cannot read", e))?;
+        let info = sylink::inspect(&bytes).map_err(|reason| Error::Xml {
+            at: at.clone(),
+            reason,
+        })?;
+        let missing = info.missing();
+        if !missing.is_empty() {
+            return Err(Error::Unmanaged { at, missing });
+        }
+        Ok(ManagedSylink {
+            name: file_name(path),
+            digest: digest::of_bytes(&bytes),
+            bytes,
+            info,
+        })
+    }
+}
+
+/// What [`plan`] decided: the output's entries and why they differ.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The output's entries.
+    pub layout: Layout,
+    /// Every package root.
+    pub roots: Vec<RootRecord>,
+    /// Every change, in root order.
+    pub changes: Vec<ChangeRecord>,
+    /// Things the user should check.
+    pub warnings: Vec<Warning>,
+}
+
+/// Plans the output of `pkg`: edits each root's SetAid.ini and decides its
+/// sylink.xml. Reads only the small files; nothing is written.
+pub fn plan(pkg: &mut Package, sylink: &ManagedSylink, edits: &[Edit]) -> Result<Plan> {
+    let roots = pkg.roots();
+    if roots.is_empty() {
+        return Err(Error::NoPackageRoot {
+            path: pkg.path().to_path_buf(),
+        });
+    }
+    let mut replace: Vec<Option<Vec<u8>>> = vec![None; pkg.entries().len()];
+    let mut added = Vec::new();
+    let mut records = Vec::new();
+    let mut changes = Vec::new();
+    let mut warnings = Vec::new();
+
+    for root in &roots {
+        let setaid_name = pkg.entries()[root.setaid].name.clone();
+        let bytes = pkg.read_small(root.setaid, setaid::MAX_SIZE)?;
+        let mut ini = IniFile::parse(&bytes).map_err(|e| Error::Ini {
+            at: pkg.location(root.setaid),
+            reason: e.0,
+        })?;
+
+        // The key standing in other sections is reported, not changed.
+        for o in ini.occurrences(setaid::KEEP_PREVIOUS) {
+            if !o.section.eq_ignore_ascii_case(setaid::SMC_SECTION) {
+                let section = if o.section.is_empty() {
+                    "(before any section)".to_string()
+                } else {
+                    format!("[{}]", o.section)
+                };
+                warnings.push(Warning {
+                    code: "keep-previous-other-section",
+                    entry: setaid_name.clone(),
+                    message: format!(
+                        "{} also stands in {section} at line {} with value {:?}; it was left unchanged because which section the installer reads is not documented. To set it too, add --setaid {}.{}=0",
+                        o.key, o.line, o.value, o.section, o.key
+                    ),
+                });
+            }
+        }
+        let mut all_edits = vec![Edit::keep_previous_off()];
+        all_edits.extend(edits.iter().cloned());
+        for edit in &all_edits {
+            let occurrences = ini.lookup(&edit.section, &edit.key);
+            if occurrences.len() > 1 {
+                warnings.push(Warning {
+                    code: "setaid-duplicate-key",
+                    entry: setaid_name.clone(),
+                    message: format!(
+                        "{} appears {} times in [{}] (lines {}); every occurrence is set to {:?}",
+                        edit.key,
+                        occurrences.len(),
+                        edit.section,
+                        occurrences
+                            .iter()
+                            .map(|o| o.line.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        edit.value
+                    ),
+                });
+            }
+            let made = ini.apply(edit).map_err(|e| Error::Ini {
+                at: pkg.location(root.setaid),
+                reason: e.0,
+            })?;
+            changes.extend(made.into_iter().map(|c| {
+                ChangeRecord {
+                    entry: setaid_name.clone(),
+                    file: ChangedFile::Setaid,
+                    action: match c.action {
+                        setaid::Action::Set => "set",
+                        setaid::Action::AddedKey => "added-key",
+                        setaid::Action::AddedSection => "added-section",
+                    }
+                    .to_string(),
+                    section: Some(c.section),
+                    key: Some(c.key),
+                    line: Some(c.line),
+                    old: c.old,
+                    new: c.new,
+                    duplicate: c.duplicate,
+                }
+            }));
+        }
+        let edited = ini.to_bytes();
+        if edited != bytes {
+            replace[root.setaid] = Some(edited);
+        }
+
+        let sylink_name = match root.sylink {
+            Some(index) => {
+                let name = pkg.entries()[index].name.clone();
+                let old = pkg.read_small(index, sylink::MAX_SIZE)?;
+                if old != sylink.bytes {
+                    changes.push(ChangeRecord {
+                        entry: name.clone(),
+                        file: ChangedFile::Sylink,
+                        action: "replaced".to_string(),
+                        section: None,
+                        key: None,
+                        line: None,
+                        old: Some(digest::of_bytes(&old).sha256),
+                        new: sylink.digest.sha256.clone(),
+                        duplicate: false,
+                    });
+                    replace[index] = Some(sylink.bytes.clone());
+                }
+                name
+            }
+            None => {
+                let name = format!("{}sylink.xml", root.dir);
+                changes.push(ChangeRecord {
+                    entry: name.clone(),
+                    file: ChangedFile::Sylink,
+                    action: "added".to_string(),
+                    section: None,
+                    key: None,
+                    line: None,
+                    old: None,
+                    new: sylink.digest.sha256.clone(),
+                    duplicate: false,
+                });
+                added.push(Item {
+                    name: name.clone(),
+                    content: Content::Add(sylink.bytes.clone()),
+                });
+                name
+            }
+        };
+
+        let product_version = match root.setup_ini {
+            Some(index) => {
+                let bytes = pkg.read_small(index, setaid::MAX_SIZE)?;
+                let setup = IniFile::parse(&bytes).map_err(|e| Error::Ini {
+                    at: pkg.location(index),
+                    reason: e.0,
+                })?;
+                setup
+                    .occurrences("ProductVersion")
+                    .into_iter()
+                    .next()
+                    .map(|o| o.value)
+            }
+            None => None,
+        };
+        records.push(RootRecord {
+            dir: root.dir.clone(),
+            setaid: setaid_name,
+            setaid_encoding: ini.encoding(),
+            setaid_line_ending: ini.line_ending(),
+            sylink: sylink_name,
+            product_version,
+        });
+    }
+
+    let mut items: Vec<Item> = pkg
+        .entries()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Item {
+            name: e.name.clone(),
+            content: match replace[i].take() {
+                Some(bytes) => Content::Replace(i, bytes),
+                None => Content::Copy(i),
+            },
+        })
+        .collect();
+    items.extend(added);
+    Ok(Plan {
+        layout: Layout { items },
+        roots: records,
+        changes,
+        warnings,
+    })
+}
+
+/// What a transform produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The output package.
+    pub output: PathBuf,
+    /// Its `.sha256` sidecar.
+    pub sidecar: PathBuf,
+    /// Its `.manifest.json`.
+    pub manifest_path: PathBuf,
+    /// The manifest written.
+    pub manifest: Manifest,
+}
+
+/// The output name used when none is given: `NAME-managed.EXT` in `dir`.
+pub fn default_output(input: &Path, kind: Kind, dir: &Path) -> PathBuf {
+    let stem = match input.file_stem() {
+        Some(s) if input.is_file() => s.to_string_lossy().into_owned(),
+        _ => file_name(input),
+    };
+    let name = match kind.extension() {
+        "" => format!("{stem}-managed"),
+        ext => format!("{stem}-managed.{ext}"),
+    };
+    dir.join(name)
+}
+
+/// Refuses an output that would overwrite or sit inside the input.
+pub fn check_output(input: &Path, output: &Path) -> Result<()> {
+    let input_abs = std::fs::canonicalize(input).map_err(|e| Error::io(input, "cannot open", e))?;
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let parent_abs = std::fs::canonicalize(&parent)
+        .map_err(|e| Error::io(&parent, "cannot open output folder", e))?;
+    let out_abs = parent_abs.join(output.file_name().unwrap_or_default());
+    let siblings = [
+        with_suffix(&out_abs, ".sha256"),
+        with_suffix(&out_abs, ".manifest.json"),
+    ];
+    if out_abs == input_abs || siblings.contains(&input_abs) {
+        return Err(Error::OutputIsInput {
+            path: output.to_path_buf(),
+        });
+    }
+    if input_abs.is_dir() && out_abs.starts_with(&input_abs) {
+        return Err(Error::Usage(format!(
+            "{}: the output would be written inside the input folder {}; choose an output outside it",
+            output.display(),
+            input.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `path` with `suffix` appended to its file name.
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn file_name(path: &Path) -> String {
+    match path.file_name() {
+        Some(n) => n.to_string_lossy().into_owned(),
+        None => std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "package".to_string()),
+    }
+}
+
+/// Writes the planned package at `output` as `kind`, with its sidecar and
+/// manifest, atomically. `input_digest` is the input file's digest (a
+/// folder input's is taken over its entries' listing).
+pub fn write(
+    pkg: &mut Package,
+    plan: Plan,
+    sylink: &ManagedSylink,
+    kind: Kind,
+    output: &Path,
+    progress: &dyn crate::Progress,
+) -> Result<Outcome> {
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let out_name = file_name(output);
+    let sidecar_path = with_suffix(output, ".sha256");
+    let manifest_path = with_suffix(output, ".manifest.json");
+    let temp = |suffix: &str| {
+        let prefix = format!(".{out_name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(suffix);
+        readable(&mut builder);
+        builder
+            .tempfile_in(&parent)
+            .map_err(|e| Error::io(&parent, "cannot create a temporary file in", e))
+    };
+
+    let input_record = input_record(pkg)?;
+    let total: u64 = plan
+        .layout
+        .items
+        .iter()
+        .map(|i| match &i.content {
+            Content::Copy(n) => pkg.entries()[*n].size,
+            Content::Replace(_, b) | Content::Add(b) => b.len() as u64,
+        })
+        .sum();
+    progress.start(total, &out_name);
+
+    let (entries, output_record, sidecar_text, staged): (_, _, _, Staged) = match kind {
+        Kind::Dir => {
+            if output.exists() {
+                return Err(Error::Usage(format!(
+                    "{}: already exists; remove it or choose another output with -o",
+                    output.display()
+                )));
+            }
+            let dir = tempfile::Builder::new()
+                .prefix(&format!(".{out_name}."))
+                .tempdir_in(&parent)
+                .map_err(|e| Error::io(&parent, "cannot create a temporary folder in", e))?;
+            let entries = package::write(pkg, &plan.layout, kind, dir.path(), progress)?;
+            let listing: String = entries
+                .iter()
+                .map(|e| sidecar_line(&e.sha256, &format!("{out_name}/{}", e.name)))
+                .collect();
+            let record = FileRecord {
+                name: out_name.clone(),
+                kind,
+                size: entries.iter().map(|e| e.size).sum(),
+                sha256: digest::of_bytes(listing.as_bytes()).sha256,
+            };
+            (entries, record, listing, Staged::Dir(dir))
+        }
+        _ => {
+            let file = temp(".part")?;
+            let entries = package::write(pkg, &plan.layout, kind, file.path(), progress)?;
+            let d = digest::of_file(file.path())?;
+            let record = FileRecord {
+                name: out_name.clone(),
+                kind,
+                size: d.size,
+                sha256: d.sha256.clone(),
+            };
+            (
+                entries,
+                record,
+                sidecar_line(&d.sha256, &out_name),
+                Staged::File(file),
+            )
+        }
+    };
+    progress.finish();
+
+    let manifest = Manifest {
+        schema: SCHEMA,
+        tool: crate::manifest::tool(),
+        input: input_record,
+        output: output_record,
+        product_version: plan.roots.iter().find_map(|r| r.product_version.clone()),
+        sylink: SylinkRecord {
+            name: sylink.name.clone(),
+            digest: sylink.digest.clone(),
+            info: sylink.info.clone(),
+        },
+        roots: plan.roots,
+        changes: plan.changes,
+        warnings: plan.warnings,
+        entries,
+    };
+
+    let mut sidecar = temp(".sha256.part")?;
+    write_all(&mut sidecar, sidecar_text.as_bytes())?;
+    let mut manifest_file = temp(".manifest.part")?;
+    write_all(&mut manifest_file, &manifest.to_json())?;
+
+    match staged {
+        Staged::File(file) => {
+            file.persist(output)
+                .map_err(|e| Error::io(output, "cannot rename into place", e.error))?;
+        }
+        Staged::Dir(dir) => {
+            let path = dir.keep();
+            std::fs::rename(&path, output).map_err(|e| {
+                let _ = std::fs::remove_dir_all(&path);
+                Error::io(output, "cannot rename into place", e)
+            })?;
+        }
+    }
+    sidecar
+        .persist(&sidecar_path)
+        .map_err(|e| Error::io(&sidecar_path, "cannot rename into place", e.error))?;
+    manifest_file
+        .persist(&manifest_path)
+        .map_err(|e| Error::io(&manifest_path, "cannot rename into place", e.error))?;
+    Ok(Outcome {
+        output: output.to_path_buf(),
+        sidecar: sidecar_path,
+        manifest_path,
+        manifest,
+    })
+}
+
+/// Outputs are for a web server: readable by all (less the umask), where
+/// tempfile's default is 0600.
+fn readable(builder: &mut tempfile::Builder<'_, '_>) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    #[cfg(not(unix))]
+    let _ = builder;
+}
+
+enum Staged {
+    File(tempfile::NamedTempFile),
+    Dir(tempfile::TempDir),
+}
+
+fn write_all(file: &mut tempfile::NamedTempFile, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let path = file.path().to_path_buf();
+    file.write_all(bytes)
+        .map_err(|e| Error::io(&path, "cannot write", e))?;
+    file.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(&path, "cannot write", e))
+}
+
+/// The input's record: a file's own digest; for a folder, the digest of a
+/// `sha256sum`-style listing of its files (so it too names the exact bytes).
+fn input_record(pkg: &mut Package) -> Result<FileRecord> {
+    let name = file_name(pkg.path());
+    match pkg.kind() {
+        Kind::Dir => {
+            let mut listing = String::new();
+            let mut size = 0;
+            for i in 0..pkg.entries().len() {
+                if pkg.entries()[i].is_dir {
+                    continue;
+                }
+                let at = pkg.location(i);
+                let reader = pkg.open_entry(i)?;
+                let mut hashing = digest::HashingReader::new(reader);
+                std::io::copy(&mut hashing, &mut std::io::sink())
+                    .map_err(|e| package::read_error(&at, Kind::Dir, e))?;
+                let d = hashing.finish();
+                size += d.size;
+                listing.push_str(&sidecar_line(&d.sha256, &pkg.entries()[i].name));
+            }
+            Ok(FileRecord {
+                name,
+                kind: Kind::Dir,
+                size,
+                sha256: digest::of_bytes(listing.as_bytes()).sha256,
+            })
+        }
+        kind => {
+            let d = digest::of_file(pkg.path())?;
+            Ok(FileRecord {
+                name,
+                kind,
+                size: d.size,
+                sha256: d.sha256,
+            })
+        }
+    }
+}
+
+/// Transforms one input into `output` (see the module docs).
+pub fn run(
+    input: &Path,
+    sylink: &ManagedSylink,
+    edits: &[Edit],
+    to: Option<Kind>,
+    output: &Path,
+    progress: &dyn crate::Progress,
+) -> Result<Outcome> {
+    check_output(input, output)?;
+    let mut pkg = Package::open(input)?;
+    let kind = to.unwrap_or(match pkg.kind() {
+        Kind::Dir => Kind::Zip,
+        k => k,
+    });
+    let plan = plan(&mut pkg, sylink, edits)?;
+    write(&mut pkg, plan, sylink, kind, output, progress)
+}

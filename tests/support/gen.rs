@@ -1,0 +1,363 @@
+//! The fixture generator: small, synthetic, deterministic SEP client
+//! packages. No vendor bytes: every file is made here.
+//!
+//! Used by the tests (`mod support;`) and by `cargo run --example
+//! gen_fixtures`, which writes the bundled example into `fixtures/`.
+#![allow(dead_code)]
+
+use std::io::{Cursor, Write};
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The product version of the example package.
+pub const VERSION: &str = "14.3.8289.5000";
+/// The example MSI's UpgradeCode (SEP's real one is different; this is made up).
+pub const UPGRADE_CODE: &str = "{7D8F1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B}";
+/// The example MSI's ProductCode.
+pub const PRODUCT_CODE: &str = "{1F2E3D4C-5B6A-4789-8A7B-6C5D4E3F2A10}";
+/// The example MSI's PackageCode.
+pub const PACKAGE_CODE: &str = "{A0B1C2D3-E4F5-4607-8899-AABBCCDDEEFF}";
+
+/// Text encodings a SetAid.ini can come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enc {
+    Ansi,
+    Utf8,
+    Utf8Bom,
+    Utf16LeBom,
+}
+
+pub const ALL_ENCODINGS: [Enc; 4] = [Enc::Ansi, Enc::Utf8, Enc::Utf8Bom, Enc::Utf16LeBom];
+
+/// Encodes `text` (with `\n` line ends) in `enc`, with `eol` line ends.
+pub fn encode(text: &str, enc: Enc, eol: &str) -> Vec<u8> {
+    let text = text.replace('\n', eol);
+    match enc {
+        Enc::Ansi => encoding_rs::WINDOWS_1252.encode(&text).0.into_owned(),
+        Enc::Utf8 => text.into_bytes(),
+        Enc::Utf8Bom => [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat(),
+        Enc::Utf16LeBom => {
+            let mut out = vec![0xFF, 0xFE];
+            out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+            out
+        }
+    }
+}
+
+/// A SetAid.ini as the SEPM writes it for an AutoUpgrade package: keys as in
+/// Broadcom's "About configuring Setaid.ini", KeepPreviousSetting=1.
+pub const SETAID_TEXT: &str = "\
+[CUSTOM_SMC_CONFIG]
+InstallationLogDir=
+DestinationDirectory=C:\\Program Files\\Symantec\\Symantec Endpoint Protection\\
+KeepPreviousSetting=1
+AddProgramIntoStartMenu=1
+
+[FEATURE_SELECTION]
+; Büro-Paket: feature names are case-sensitive
+Core=1
+SAVMain=1
+Download=1
+OutlookSnapin=1
+Pop3Smtp=0
+NotesSnapin=0
+PTPMain=1
+DCMain=1
+TruScan=1
+";
+
+pub fn setaid(enc: Enc, eol: &str) -> Vec<u8> {
+    encode(SETAID_TEXT, enc, eol)
+}
+
+pub fn setup_ini(version: &str) -> Vec<u8> {
+    encode(
+        &format!(
+            "[Startup]\nAppName=Symantec Endpoint Protection\nProductVersion={version}\nCmdLine=/qn\n"
+        ),
+        Enc::Ansi,
+        "\r\n",
+    )
+}
+
+/// The unmanaged sylink.xml an AutoUpgrade export carries: no DomainId, no
+/// Kcs, no servers, no certificate.
+pub fn unmanaged_sylink() -> Vec<u8> {
+    b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\r\n\
+<ServerSettings NameSpace=\"rpc\">\r\n\
+  <CommConf>\r\n\
+    <AgentCommunicationSetting AlwaysConnect=\"1\" CommunicationMode=\"PULL\" PullHeartbeatSeconds=\"300\"/>\r\n\
+    <LogSetting MaxLogRecords=\"100\" SendingLogAllowed=\"0\"/>\r\n\
+  </CommConf>\r\n\
+</ServerSettings>\r\n"
+        .to_vec()
+}
+
+/// A managed sylink.xml shaped like a SEPM export, with `&#13;` references in
+/// the certificate (which a re-serialiser would mangle). All values are made up.
+pub fn managed_sylink() -> Vec<u8> {
+    let cert = "MIICOzCCAaSgAwIBAgIET8T9cDANBgkqhkiG9w0BAQUFADBiMQswCQYDVQQGEwJVUzELMAkGA1UE&#13;\n\
+CBMCQ0ExEDAOBgNVBAcTB0V4YW1wbGUxETAPBgNVBAoTCEV4YW1wbGUgMREwDwYDVQQLEwhUZXN0&#13;\n\
+IE9ubHkxDjAMBgNVBAMTBXNlcG0xMB4XDTIzMTExNDIyMTMyMFoXDTMzMTExMTIyMTMyMFowYjEL&#13;\n\
+MAkGA1UEBhMCVVMxCzAJBgNVBAgTAkNBMRAwDgYDVQQHEwdFeGFtcGxlMREwDwYDVQQKEwhFeGFt";
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n\
+<ServerSettings DomainId=\"AB969193097B6C8502344D15563D3282\" NameSpace=\"rpc\">\n\
+  <CommConf>\n\
+    <AgentCommunicationSetting AllowClientUploadCriticalEventImmediately=\"1\" AlwaysConnect=\"1\" \
+CommunicationMode=\"PULL\" DisableDownloadProfile=\"0\" Kcs=\"F51F7A0D7C3E4B2A9D8E1F0A2B3C08CD\" \
+PullHeartbeatSeconds=\"1800\" RandomizationEnabled=\"1\" RandomizationRange=\"1800\"/>\n\
+    <ServerList Name=\"Default Management Server List for example\">\n\
+      <ServerPriorityBlock Name=\"Priority1\">\n\
+        <Server Address=\"10.0.0.111\" HttpPort=\"8014\" HttpsVerifyCA=\"0\" VerifySignatures=\"1\"/>\n\
+        <Server Address=\"sepm.example.com\" HttpPort=\"8014\" HttpsVerifyCA=\"0\" VerifySignatures=\"1\"/>\n\
+      </ServerPriorityBlock>\n\
+    </ServerList>\n\
+    <ServerCertList>\n\
+      <Certificate Name=\"sepm\">{cert}</Certificate>\n\
+    </ServerCertList>\n\
+    <LogSetting MaxLogRecords=\"100\" SendingLogAllowed=\"1\" UploadProcessLog=\"1\"/>\n\
+    <RegisterClient PreferredGroup=\"My Company\\Workstations\" PreferredMode=\"1\"/>\n\
+  </CommConf>\n\
+</ServerSettings>\n"
+    )
+    .into_bytes()
+}
+
+/// Deterministic filler bytes (a linear congruential generator).
+pub fn filler(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) as u8
+        })
+        .collect()
+}
+
+/// One Upgrade table row.
+#[derive(Debug, Clone)]
+pub struct UpgradeRow {
+    pub upgrade_code: String,
+    pub min: Option<String>,
+    pub max: Option<String>,
+    pub attributes: i32,
+    pub property: String,
+}
+
+/// What goes into a generated MSI.
+#[derive(Debug, Clone)]
+pub struct MsiSpec {
+    pub product_code: String,
+    pub upgrade_code: String,
+    pub version: String,
+    pub package_code: String,
+    pub arch: &'static str,
+    pub upgrade: Vec<UpgradeRow>,
+}
+
+impl MsiSpec {
+    /// The example: a major upgrade from 12.1.0.0 (inclusive) up to this
+    /// version (exclusive), and an OnlyDetect row for newer versions.
+    pub fn example(version: &str) -> Self {
+        MsiSpec {
+            product_code: PRODUCT_CODE.into(),
+            upgrade_code: UPGRADE_CODE.into(),
+            version: version.into(),
+            package_code: PACKAGE_CODE.into(),
+            arch: "x64",
+            upgrade: vec![
+                UpgradeRow {
+                    upgrade_code: UPGRADE_CODE.into(),
+                    min: Some("12.1.0.0".into()),
+                    max: Some(version.into()),
+                    attributes: 256 | 1,
+                    property: "OLDERVERSIONBEINGUPGRADED".into(),
+                },
+                UpgradeRow {
+                    upgrade_code: UPGRADE_CODE.into(),
+                    min: Some(version.into()),
+                    max: None,
+                    attributes: 2,
+                    property: "NEWERVERSIONDETECTED".into(),
+                },
+            ],
+        }
+    }
+}
+
+/// An MSI made with the `msi` crate: Property and Upgrade tables and summary
+/// information, with fixed timestamps so the bytes are reproducible.
+pub fn msi(spec: &MsiSpec) -> Vec<u8> {
+    use msi::{Column, Insert, Package, PackageType, Value};
+    let mut pkg = Package::create(PackageType::Installer, Cursor::new(Vec::new())).unwrap();
+    pkg.set_database_codepage(msi::CodePage::Windows1252);
+    {
+        let info = pkg.summary_info_mut();
+        info.set_codepage(msi::CodePage::Windows1252);
+        info.set_title("Installation Database");
+        info.set_subject("Symantec Endpoint Protection (synthetic fixture)");
+        info.set_author("sepkg fixture generator");
+        info.set_arch(spec.arch);
+        info.set_languages(&[msi::LanguageId::from_id(1033)]);
+        info.set_uuid(uuid::Uuid::parse_str(spec.package_code.trim_matches(['{', '}'])).unwrap());
+        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        info.set_creation_time(t);
+        info.set_last_save_time(t);
+        info.set_creating_application("sepkg fixture generator");
+    }
+    pkg.create_table(
+        "Property",
+        vec![
+            Column::build("Property").primary_key().id_string(72),
+            Column::build("Value").nullable().formatted_string(0),
+        ],
+    )
+    .unwrap();
+    let props = [
+        ("ProductCode", spec.product_code.as_str()),
+        ("UpgradeCode", spec.upgrade_code.as_str()),
+        ("ProductVersion", spec.version.as_str()),
+        ("ProductName", "Symantec Endpoint Protection"),
+        ("Manufacturer", "Symantec Corporation"),
+        ("ProductLanguage", "1033"),
+    ];
+    pkg.insert_rows(
+        Insert::into("Property").rows(
+            props
+                .iter()
+                .map(|(k, v)| vec![Value::from(*k), Value::from(*v)])
+                .collect(),
+        ),
+    )
+    .unwrap();
+    pkg.create_table(
+        "Upgrade",
+        vec![
+            Column::build("UpgradeCode")
+                .primary_key()
+                .category(msi::Category::Guid)
+                .string(38),
+            Column::build("VersionMin")
+                .primary_key()
+                .nullable()
+                .string(20),
+            Column::build("VersionMax")
+                .primary_key()
+                .nullable()
+                .string(20),
+            Column::build("Language")
+                .primary_key()
+                .nullable()
+                .string(255),
+            Column::build("Attributes").primary_key().int32(),
+            Column::build("Remove").nullable().formatted_string(255),
+            Column::build("ActionProperty").id_string(72),
+        ],
+    )
+    .unwrap();
+    if !spec.upgrade.is_empty() {
+        let opt = |s: &Option<String>| s.as_deref().map_or(Value::Null, Value::from);
+        pkg.insert_rows(
+            Insert::into("Upgrade").rows(
+                spec.upgrade
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            Value::from(r.upgrade_code.as_str()),
+                            opt(&r.min),
+                            opt(&r.max),
+                            Value::Null,
+                            Value::from(r.attributes),
+                            Value::Null,
+                            Value::from(r.property.as_str()),
+                        ]
+                    })
+                    .collect(),
+            ),
+        )
+        .unwrap();
+    }
+    pkg.into_inner().unwrap().into_inner()
+}
+
+/// A stand-in for Setup.exe: not a program, just bytes that start like one.
+pub fn setup_exe() -> Vec<u8> {
+    let mut b = b"MZ".to_vec();
+    b.extend_from_slice(b"\x90\x00 stand-in for Setup.exe, written by the sepkg fixture generator; not executable\r\n");
+    b.extend(filler(2048, 7));
+    b
+}
+
+/// The files of one package root, SetAid.ini in `enc` with `eol` line ends.
+pub fn root_files(enc: Enc, eol: &str, msi_spec: &MsiSpec) -> Vec<(String, Vec<u8>)> {
+    vec![
+        ("Setup.exe".into(), setup_exe()),
+        ("setAid.ini".into(), setaid(enc, eol)),
+        ("setup.ini".into(), setup_ini(&msi_spec.version)),
+        (
+            (if msi_spec.arch == "x64" {
+                "Sep64.msi"
+            } else {
+                "Sep.msi"
+            })
+            .into(),
+            msi(msi_spec),
+        ),
+        ("sylink.xml".into(), unmanaged_sylink()),
+        ("serdef.dat".into(), filler(4096, 3)),
+        (
+            "Packages/readme.txt".into(),
+            b"Auxiliary files pass through unchanged.\r\n".to_vec(),
+        ),
+    ]
+}
+
+/// The bundled example package: one root at the top, ANSI SetAid.ini, CRLF.
+pub fn example_files() -> Vec<(String, Vec<u8>)> {
+    root_files(Enc::Ansi, "\r\n", &MsiSpec::example(VERSION))
+}
+
+/// Prefixes every name with `dir` (e.g. `"x64/"`).
+pub fn under(dir: &str, files: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+    files
+        .into_iter()
+        .map(|(n, b)| (format!("{dir}{n}"), b))
+        .collect()
+}
+
+/// A deterministic zip of `files`, in the given order, deflated.
+pub fn zip(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::DEFAULT
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o644);
+    for (name, bytes) in files {
+        w.start_file(name.as_str(), opts).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// Writes `files` under `dir`.
+pub fn write_dir(dir: &Path, files: &[(String, Vec<u8>)]) {
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
+/// Name of the bundled example package in `fixtures/`.
+pub const EXAMPLE_ZIP: &str = "SEP-14.3.8289.5000-x64-client.zip";
+/// Name of the bundled managed sylink.xml in `fixtures/`.
+pub const EXAMPLE_SYLINK: &str = "sylink-managed.xml";
+
+/// The files the generator writes into `fixtures/`.
+pub fn bundled() -> Vec<(String, Vec<u8>)> {
+    vec![
+        (EXAMPLE_ZIP.to_string(), zip(&example_files())),
+        (EXAMPLE_SYLINK.to_string(), managed_sylink()),
+    ]
+}

@@ -1,0 +1,60 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+pub mod gen;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// The sepkg binary under test.
+pub fn sepkg() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("sepkg").unwrap()
+}
+
+/// The repository's `fixtures/` folder.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// stdout and stderr as text.
+pub fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Names of the files in `dir` (not recursive), sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// True when `tool` runs on this machine.
+pub fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Reads every entry of a zip into (name, bytes), in archive order.
+pub fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut a = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..a.len())
+        .map(|i| {
+            let mut f = a.by_index(i).unwrap();
+            let mut b = Vec::new();
+            f.read_to_end(&mut b).unwrap();
+            (f.name().unwrap().to_string(), b)
+        })
+        .collect()
+}
+
+/// SHA-256 hex of bytes.
+pub fn sha256(bytes: &[u8]) -> String {
+    sepkg::digest::of_bytes(bytes).sha256
+}
