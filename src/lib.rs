@@ -20,6 +20,8 @@
 //! - [`setaid`]: the format-preserving SetAid.ini editor (also reads setup.ini).
 //! - [`sylink`]: validating and describing sylink.xml.
 //! - [`transform`]: the main job.
+//! - [`msi`]: reading the MSI (read-only) and judging its Upgrade table.
+//! - [`audit`]: the audit report and its findings.
 //! - [`manifest`]: `OUT.manifest.json` and the `OUT.sha256` sidecar.
 //! - [`digest`]: SHA-256 helpers.
 //! - [`error`]: the error type and exit codes.
@@ -29,10 +31,12 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod audit;
 pub mod cli;
 pub mod digest;
 pub mod error;
 pub mod manifest;
+pub mod msi;
 pub mod package;
 pub mod setaid;
 pub mod sylink;

@@ -281,6 +281,16 @@ impl Package {
         Ok(buf)
     }
 
+    /// The file on disk that holds entry `index` as it is, when there is one
+    /// (a folder package's file). Readers that need `Seek`, such as the MSI
+    /// reader, open it in place instead of unpacking a copy.
+    pub fn entry_file(&self, index: usize) -> Option<PathBuf> {
+        match &self.entries.get(index)?.handle {
+            Handle::Path(p) if !self.entries[index].is_dir => Some(p.clone()),
+            _ => None,
+        }
+    }
+
     /// A reader over entry `index`'s uncompressed content. Read errors from
     /// it should go through [`read_error`] to name the entry.
     pub fn open_entry(&mut self, index: usize) -> Result<Box<dyn Read + '_>> {
