@@ -1,1 +1,1152 @@
-//! placeholder
+//! `sepkg audit`: what a package will do to the clients it upgrades.
+//!
+//! The stages, each returning a value (nothing here prints):
+//!
+//! 1. [`expand`]: an input that is a web root (a folder of package files)
+//!    becomes one input per package; any other input stays as it is.
+//! 2. [`audit_package`]: open the package with [`Package::open`] (whatever
+//!    its container), hash it, check a `.sha256` / `.manifest.json` /
+//!    `SHA256SUMS` beside it, and report each package root: SetAid.ini,
+//!    setup.ini, the MSI (read-only, see [`crate::msi`]), sylink.xml.
+//! 3. Findings: each with a stable code (listed in [`CODES`]), a severity,
+//!    a message and a hint. The exit code follows from the worst severity.
+//!
+//! The report's JSON shape is documented in the README ("audit JSON").
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::digest;
+use crate::error::{Error, Result};
+use crate::msi::{self, Decision, MsiInfo, UpgradeRow, Version};
+use crate::package::{Kind, Package, split_name};
+use crate::setaid::{self, IniFile};
+use crate::sylink;
+
+/// The report's schema name and version.
+pub const SCHEMA: &str = "sepkg-audit/1";
+
+/// How serious a finding is. Ordered: `Info < Warning < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; never fails the audit.
+    Info,
+    /// Check it; fails with `--fail-on warning`.
+    Warning,
+    /// Clients will be hurt; fails the audit by default.
+    Error,
+}
+
+impl Severity {
+    /// The lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// Every finding code this module emits, for documentation and tests.
+pub const CODES: &[&str] = &[
+    "self-managed-after-upgrade",
+    "sylink-missing",
+    "sylink-malformed",
+    "sylink-unmanaged",
+    "sylink-empty-server-address",
+    "setaid-missing",
+    "setaid-unreadable",
+    "setaid-duplicate-key",
+    "keep-previous-missing",
+    "keep-previous-other-section",
+    "keep-previous-invalid",
+    "setup-ini-missing",
+    "setup-ini-unreadable",
+    "msi-missing",
+    "msi-unreadable",
+    "msi-property-missing",
+    "msi-unsigned",
+    "version-mismatch",
+    "no-upgrade-row",
+    "upgrade-only-detect",
+    "from-version-removed",
+    "from-version-not-removed",
+    "sha256-sidecar-match",
+    "sha256-sidecar-mismatch",
+    "manifest-match",
+    "manifest-mismatch",
+    "sha256sums-match",
+    "sha256sums-mismatch",
+    "checksum-file-unreadable",
+];
+
+/// One thing the audit found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// A stable kebab-case code (see [`CODES`]).
+    pub code: &'static str,
+    /// How serious it is.
+    pub severity: Severity,
+    /// The entry (or file beside the input) concerned, if one is.
+    pub entry: Option<String>,
+    /// What was found.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+fn finding(
+    code: &'static str,
+    severity: Severity,
+    entry: Option<&str>,
+    message: String,
+    hint: &str,
+) -> Finding {
+    Finding {
+        code,
+        severity,
+        entry: entry.map(str::to_string),
+        message,
+        hint: hint.to_string(),
+    }
+}
+
+/// What the audit is asked to check besides the package itself.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--from-version`: the version installed on the clients.
+    pub from_version: Option<Version>,
+}
+
+/// A key's value and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyValue {
+    /// The value.
+    pub value: String,
+    /// The section as written (empty before any section).
+    pub section: String,
+    /// The 1-based line.
+    pub line: usize,
+}
+
+impl From<setaid::Occurrence> for KeyValue {
+    fn from(o: setaid::Occurrence) -> Self {
+        KeyValue {
+            value: o.value,
+            section: o.section,
+            line: o.line,
+        }
+    }
+}
+
+/// One `[FEATURE_SELECTION]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Feature {
+    /// The feature name (case-sensitive for the installer).
+    pub name: String,
+    /// Its value (`1` install, `0` leave out).
+    pub value: String,
+    /// The 1-based line.
+    pub line: usize,
+}
+
+/// What the root's SetAid.ini says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetaidReport {
+    /// The entry name.
+    pub entry: String,
+    /// Its encoding (null when unreadable).
+    pub encoding: Option<setaid::Encoding>,
+    /// The effective `KeepPreviousSetting` in `[CUSTOM_SMC_CONFIG]`.
+    pub keep_previous_setting: Option<KeyValue>,
+    /// `KeepPreviousSetting` standing in any other section.
+    pub keep_previous_elsewhere: Vec<KeyValue>,
+    /// `[FEATURE_SELECTION]`, in file order.
+    pub features: Vec<Feature>,
+    /// Why it could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// What the root's setup.ini says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetupIniReport {
+    /// The entry name.
+    pub entry: String,
+    /// `ProductVersion`.
+    pub product_version: Option<String>,
+    /// Why it could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// One Upgrade row with what it means for this package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowReport {
+    /// The row as stored.
+    #[serde(flatten)]
+    pub row: UpgradeRow,
+    /// True when the row is for the MSI's own UpgradeCode.
+    pub own_product: bool,
+    /// `>= 12.1.0.0 and < 14.3.8289.5000`.
+    pub range: String,
+    /// One sentence.
+    pub meaning: String,
+}
+
+/// One MSI of the root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MsiReport {
+    /// The entry name.
+    pub entry: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// What it says (all null when unreadable).
+    #[serde(flatten)]
+    pub info: MsiInfo,
+    /// The Upgrade rows with their meaning (same order as `upgrade`).
+    pub upgrade_rows: Vec<RowReport>,
+    /// With `--from-version`: whether this MSI removes that version.
+    pub from_version: Option<Decision>,
+    /// Why it could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// What the root's sylink.xml says (never the Kcs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SylinkReport {
+    /// The entry name.
+    pub entry: String,
+    /// True when managed.
+    pub managed: bool,
+    /// Why it is not managed.
+    pub missing: Vec<String>,
+    /// DomainId, servers, group, mode (absent when malformed).
+    #[serde(flatten)]
+    pub info: Option<sylink::Info>,
+    /// Why it could not be parsed, if it could not.
+    pub error: Option<String>,
+}
+
+/// A signature found in the package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Signature {
+    /// The entry (or `""` for the package file itself).
+    pub entry: String,
+    /// `msi-digital-signature`, `authenticode` (exe), `cab-signature`.
+    pub kind: &'static str,
+    /// True when a signature is present. It is not verified.
+    pub present: bool,
+}
+
+/// One package root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RootReport {
+    /// The folder, `""` for the top.
+    pub dir: String,
+    /// SetAid.ini, when there is one.
+    pub setaid: Option<SetaidReport>,
+    /// setup.ini, when there is one.
+    pub setup_ini: Option<SetupIniReport>,
+    /// Every `.msi` in the root folder.
+    pub msis: Vec<MsiReport>,
+    /// sylink.xml, when there is one.
+    pub sylink: Option<SylinkReport>,
+    /// Signatures in this root.
+    pub signatures: Vec<Signature>,
+    /// What the audit found here.
+    pub findings: Vec<Finding>,
+}
+
+/// A checksum file beside the input and whether it agrees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HashCheck {
+    /// The checksum file's name.
+    pub file: String,
+    /// `sha256`, `manifest` or `sha256sums`.
+    pub kind: &'static str,
+    /// The SHA-256 it records.
+    pub expected: Option<String>,
+    /// True when it equals the input's.
+    pub matches: bool,
+}
+
+/// The audit of one input package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageReport {
+    /// The input as given.
+    pub input: String,
+    /// The container kind.
+    pub kind: Kind,
+    /// Size in bytes (a folder: the sum of its files).
+    pub size: u64,
+    /// SHA-256 of the package file (null for a folder).
+    pub sha256: Option<String>,
+    /// Checksum files found beside the input.
+    pub hash_checks: Vec<HashCheck>,
+    /// Signatures on the package as a whole (exe, cab).
+    pub signatures: Vec<Signature>,
+    /// Every package root.
+    pub roots: Vec<RootReport>,
+    /// Findings about the package as a whole.
+    pub findings: Vec<Finding>,
+}
+
+impl PackageReport {
+    /// Every finding, package-level first, then root by root.
+    pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .chain(self.roots.iter().flat_map(|r| r.findings.iter()))
+    }
+
+    /// The worst severity, if there is any finding.
+    pub fn worst(&self) -> Option<Severity> {
+        self.all_findings().map(|f| f.severity).max()
+    }
+}
+
+/// Package file extensions looked for in a web root.
+const PACKAGE_EXTENSIONS: [&str; 3] = ["zip", "cab", "exe"];
+
+/// Turns each input into the packages to audit: a folder that is not itself
+/// a package but holds package files (a web root) gives each `.zip`, `.cab`
+/// and `.exe` in it and each sub-folder holding a SetAid.ini; anything else
+/// is audited as it is.
+pub fn expand(input: &Path) -> Result<Vec<PathBuf>> {
+    if !input.is_dir() || is_package_folder(input)? {
+        return Ok(vec![input.to_path_buf()]);
+    }
+    let read = std::fs::read_dir(input).map_err(|e| Error::io(input, "cannot list", e))?;
+    let mut found = Vec::new();
+    for child in read {
+        let child = child.map_err(|e| Error::io(input, "cannot list", e))?;
+        let path = child.path();
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let file_type = child
+            .file_type()
+            .map_err(|e| Error::io(&path, "cannot read", e))?;
+        let is_package_file = file_type.is_file() && PACKAGE_EXTENSIONS.contains(&ext.as_str());
+        if is_package_file || (file_type.is_dir() && holds_setaid(&path)?) {
+            found.push(path);
+        }
+    }
+    if found.is_empty() {
+        // Not a web root either: audit it as a package and let that say why.
+        return Ok(vec![input.to_path_buf()]);
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// True when the folder's own top holds SetAid.ini, setup.ini or an MSI.
+fn is_package_folder(dir: &Path) -> Result<bool> {
+    let read = std::fs::read_dir(dir).map_err(|e| Error::io(dir, "cannot list", e))?;
+    for child in read {
+        let child = child.map_err(|e| Error::io(dir, "cannot list", e))?;
+        let name = child.file_name().to_string_lossy().to_ascii_lowercase();
+        if name == "setaid.ini" || name == "setup.ini" || name.ends_with(".msi") {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// True when a SetAid.ini stands anywhere under `dir`.
+fn holds_setaid(dir: &Path) -> Result<bool> {
+    let read = std::fs::read_dir(dir).map_err(|e| Error::io(dir, "cannot list", e))?;
+    for child in read {
+        let child = child.map_err(|e| Error::io(dir, "cannot list", e))?;
+        let path = child.path();
+        if child.file_type().is_ok_and(|t| t.is_dir()) {
+            if holds_setaid(&path)? {
+                return Ok(true);
+            }
+        } else if child
+            .file_name()
+            .to_string_lossy()
+            .eq_ignore_ascii_case("setaid.ini")
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The entries of one root, found by folder. A root normally holds a
+/// SetAid.ini; a folder holding only setup.ini or an MSI is audited too, so
+/// a missing SetAid.ini is a finding rather than "no package here".
+struct AuditRoot {
+    dir: String,
+    setaid: Option<usize>,
+    setup_ini: Option<usize>,
+    sylink: Option<usize>,
+    msis: Vec<usize>,
+}
+
+fn audit_roots(pkg: &Package) -> Vec<AuditRoot> {
+    let roots = pkg.roots();
+    if !roots.is_empty() {
+        return roots
+            .into_iter()
+            .map(|r| AuditRoot {
+                dir: r.dir,
+                setaid: Some(r.setaid),
+                setup_ini: r.setup_ini,
+                sylink: r.sylink,
+                msis: r.msis,
+            })
+            .collect();
+    }
+    let mut dirs: BTreeMap<String, AuditRoot> = BTreeMap::new();
+    for (i, e) in pkg.entries().iter().enumerate() {
+        if e.is_dir {
+            continue;
+        }
+        let (dir, file) = split_name(&e.name);
+        let lower = file.to_ascii_lowercase();
+        let is_setup = lower == "setup.ini";
+        let is_msi = lower.ends_with(".msi");
+        if !is_setup && !is_msi {
+            continue;
+        }
+        let root = dirs.entry(dir.to_string()).or_insert_with(|| AuditRoot {
+            dir: dir.to_string(),
+            setaid: None,
+            setup_ini: None,
+            sylink: None,
+            msis: Vec::new(),
+        });
+        if is_setup {
+            root.setup_ini.get_or_insert(i);
+        } else {
+            root.msis.push(i);
+        }
+    }
+    let mut roots: Vec<AuditRoot> = dirs.into_values().collect();
+    for root in &mut roots {
+        root.sylink = pkg.entries().iter().position(|e| {
+            let (d, f) = split_name(&e.name);
+            !e.is_dir && d == root.dir && f.eq_ignore_ascii_case("sylink.xml")
+        });
+    }
+    roots
+}
+
+/// Audits one package: a folder, or a file in any container
+/// [`Package::open`] reads.
+pub fn audit_package(path: &Path, options: &Options) -> Result<PackageReport> {
+    let mut pkg = Package::open(path)?;
+    let roots = audit_roots(&pkg);
+    if roots.is_empty() {
+        return Err(Error::NoPackageRoot {
+            path: path.to_path_buf(),
+        });
+    }
+    let (size, sha256) = if pkg.kind() == Kind::Dir {
+        (pkg.entries().iter().map(|e| e.size).sum(), None)
+    } else {
+        let d = digest::of_file(path)?;
+        (d.size, Some(d.sha256))
+    };
+    let mut report = PackageReport {
+        input: path.display().to_string(),
+        kind: pkg.kind(),
+        size,
+        sha256: sha256.clone(),
+        hash_checks: Vec::new(),
+        signatures: package_signatures(&pkg),
+        roots: Vec::new(),
+        findings: Vec::new(),
+    };
+    if let Some(sha) = &sha256 {
+        check_beside(path, sha, &mut report);
+    }
+    for root in &roots {
+        report.roots.push(audit_root(&mut pkg, root, options));
+    }
+    Ok(report)
+}
+
+/// Signatures on the package file itself. Folder and zip packages carry
+/// none; the exe (Authenticode) and cab readers add theirs here.
+fn package_signatures(_pkg: &Package) -> Vec<Signature> {
+    Vec::new()
+}
+
+fn audit_root(pkg: &mut Package, root: &AuditRoot, options: &Options) -> RootReport {
+    let mut findings = Vec::new();
+    let setaid = root.setaid.map(|i| read_setaid(pkg, i));
+    let setup_ini = root.setup_ini.map(|i| read_setup_ini(pkg, i));
+    let sylink = root.sylink.map(|i| read_sylink(pkg, i));
+    let msis: Vec<MsiReport> = root
+        .msis
+        .iter()
+        .map(|&i| read_msi(pkg, i, options))
+        .collect();
+    let signatures = msis
+        .iter()
+        .filter(|m| m.error.is_none())
+        .map(|m| Signature {
+            entry: m.entry.clone(),
+            kind: "msi-digital-signature",
+            present: m.info.signed,
+        })
+        .collect();
+    let where_root = if root.dir.is_empty() {
+        "the package's top folder".to_string()
+    } else {
+        format!("folder {}", root.dir)
+    };
+
+    // SetAid.ini and KeepPreviousSetting.
+    let mut keep_off = false;
+    let keep_text: String;
+    match &setaid {
+        None => {
+            keep_text = "there is no SetAid.ini (so no KeepPreviousSetting)".into();
+            findings.push(finding(
+                "setaid-missing",
+                Severity::Error,
+                None,
+                format!("{where_root} has setup.ini or an MSI but no SetAid.ini: the install settings (KeepPreviousSetting, features) are the installer's defaults"),
+                "export the package again from the SEPM, or add a SetAid.ini with [CUSTOM_SMC_CONFIG] KeepPreviousSetting=0 (sepkg transform adds the key)",
+            ));
+        }
+        Some(s) if s.error.is_some() => {
+            keep_text = format!("{} cannot be read", s.entry);
+            findings.push(finding(
+                "setaid-unreadable",
+                Severity::Error,
+                Some(&s.entry),
+                format!("{}: {}", s.entry, s.error.as_deref().unwrap_or("")),
+                "save SetAid.ini as ANSI, UTF-8 or UTF-16LE with a byte-order mark, in INI syntax, or export the package again",
+            ));
+        }
+        Some(s) => {
+            match &s.keep_previous_setting {
+                Some(kv) => {
+                    keep_off = kv.value.trim() == "0";
+                    keep_text = format!(
+                        "KeepPreviousSetting={} in [{}] ({} line {})",
+                        kv.value, kv.section, s.entry, kv.line
+                    );
+                    if !matches!(kv.value.trim(), "0" | "1") {
+                        findings.push(finding(
+                            "keep-previous-invalid",
+                            Severity::Warning,
+                            Some(&s.entry),
+                            format!("{}: KeepPreviousSetting is {:?} at line {}: the known values are 0 and 1", s.entry, kv.value, kv.line),
+                            "set it to 0: sepkg transform INPUT --sylink MANAGED.xml",
+                        ));
+                    }
+                }
+                None => {
+                    keep_text = format!(
+                        "KeepPreviousSetting is missing from [{}] in {}",
+                        setaid::SMC_SECTION,
+                        s.entry
+                    );
+                    findings.push(finding(
+                        "keep-previous-missing",
+                        Severity::Warning,
+                        Some(&s.entry),
+                        format!("{}: [{}] has no KeepPreviousSetting: the installer keeps the previous settings by default", s.entry, setaid::SMC_SECTION),
+                        "add KeepPreviousSetting=0 with sepkg transform INPUT --sylink MANAGED.xml",
+                    ));
+                }
+            }
+            for kv in &s.keep_previous_elsewhere {
+                let section = if kv.section.is_empty() {
+                    "before any section".to_string()
+                } else {
+                    format!("in [{}]", kv.section)
+                };
+                findings.push(finding(
+                    "keep-previous-other-section",
+                    Severity::Warning,
+                    Some(&s.entry),
+                    format!("{}: KeepPreviousSetting={} stands {section} at line {}: which section the installer reads is not documented", s.entry, kv.value, kv.line),
+                    &format!("make it agree with [CUSTOM_SMC_CONFIG]: sepkg transform ... --setaid {}.KeepPreviousSetting=0", kv.section),
+                ));
+            }
+            for (key, lines) in duplicate_keys(pkg, root) {
+                findings.push(finding(
+                    "setaid-duplicate-key",
+                    Severity::Warning,
+                    Some(&s.entry),
+                    format!(
+                        "{}: {key} appears {} times (lines {}); the first one counts",
+                        s.entry,
+                        lines.len(),
+                        lines
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    "remove the extra lines so that what the file says is what the installer does",
+                ));
+            }
+        }
+    }
+
+    // sylink.xml.
+    let managed = sylink.as_ref().is_some_and(|s| s.managed);
+    let sylink_text = match &sylink {
+        None => {
+            findings.push(finding(
+                "sylink-missing",
+                Severity::Error,
+                None,
+                format!("{where_root} has no sylink.xml: a client that does not keep its settings has no management server"),
+                "add a managed sylink.xml exported from the SEPM: sepkg transform INPUT --sylink MANAGED.xml",
+            ));
+            "there is no sylink.xml".to_string()
+        }
+        Some(s) if s.error.is_some() => {
+            findings.push(finding(
+                "sylink-malformed",
+                Severity::Error,
+                Some(&s.entry),
+                format!("{}: {}", s.entry, s.error.as_deref().unwrap_or("")),
+                "export the communication settings again from the SEPM (Clients > group > Export Communication Settings, managed mode)",
+            ));
+            format!("{} cannot be read", s.entry)
+        }
+        Some(s) => {
+            if !s.managed {
+                findings.push(finding(
+                    "sylink-unmanaged",
+                    if keep_off { Severity::Error } else { Severity::Warning },
+                    Some(&s.entry),
+                    format!("{} is unmanaged: {}", s.entry, s.missing.join("; ")),
+                    "inject a managed sylink.xml exported from the SEPM: sepkg transform INPUT --sylink MANAGED.xml",
+                ));
+            }
+            let empty = s.info.as_ref().map_or(0, sylink::Info::empty_addresses);
+            if empty > 0 {
+                findings.push(finding(
+                    "sylink-empty-server-address",
+                    Severity::Warning,
+                    Some(&s.entry),
+                    format!("{}: {empty} Server element(s) have an empty Address", s.entry),
+                    "export the communication settings again, or remove the empty Server elements in the SEPM's management server list",
+                ));
+            }
+            format!("{} is unmanaged", s.entry)
+        }
+    };
+    if !keep_off && !managed {
+        findings.push(finding(
+            "self-managed-after-upgrade",
+            Severity::Error,
+            setaid.as_ref().map(|s| s.entry.as_str()),
+            format!("{keep_text} and {sylink_text}: clients whose cached MSI is missing from C:\\Windows\\Installer fall back to this package's communication settings during AutoUpgrade and become self-managed (Broadcom KB 212696)"),
+            "run `sepkg transform INPUT --sylink MANAGED.xml` with a managed sylink.xml exported from the SEPM: it sets KeepPreviousSetting=0 and injects the managed file",
+        ));
+    }
+
+    // setup.ini.
+    match &setup_ini {
+        None => findings.push(finding(
+            "setup-ini-missing",
+            Severity::Warning,
+            None,
+            format!("{where_root} has no setup.ini: the product version cannot be cross-checked"),
+            "export the package again from the SEPM",
+        )),
+        Some(s) if s.error.is_some() => findings.push(finding(
+            "setup-ini-unreadable",
+            Severity::Warning,
+            Some(&s.entry),
+            format!("{}: {}", s.entry, s.error.as_deref().unwrap_or("")),
+            "export the package again from the SEPM",
+        )),
+        Some(_) => {}
+    }
+
+    // The MSI.
+    if msis.is_empty() {
+        findings.push(finding(
+            "msi-missing",
+            Severity::Error,
+            None,
+            format!(
+                "{where_root} has no .msi (Sep64.msi or Sep.msi): Setup.exe has nothing to install"
+            ),
+            "export the whole package again from the SEPM",
+        ));
+    }
+    for m in &msis {
+        msi_findings(m, setup_ini.as_ref(), options, &mut findings);
+    }
+
+    RootReport {
+        dir: root.dir.clone(),
+        setaid,
+        setup_ini,
+        msis,
+        sylink,
+        signatures,
+        findings,
+    }
+}
+
+fn msi_findings(
+    m: &MsiReport,
+    setup_ini: Option<&SetupIniReport>,
+    options: &Options,
+    findings: &mut Vec<Finding>,
+) {
+    let entry = Some(m.entry.as_str());
+    if let Some(error) = &m.error {
+        findings.push(finding(
+            "msi-unreadable",
+            Severity::Error,
+            entry,
+            format!("{}: {error}", m.entry),
+            "the MSI is damaged or truncated: export or download the package again",
+        ));
+        return;
+    }
+    let info = &m.info;
+    let missing: Vec<&str> = [
+        ("ProductCode", &info.product_code),
+        ("UpgradeCode", &info.upgrade_code),
+        ("ProductVersion", &info.product_version),
+    ]
+    .iter()
+    .filter(|(_, v)| v.is_none())
+    .map(|(n, _)| *n)
+    .collect();
+    if !missing.is_empty() {
+        findings.push(finding(
+            "msi-property-missing",
+            Severity::Warning,
+            entry,
+            format!(
+                "{}: the Property table has no {}",
+                m.entry,
+                missing.join(", ")
+            ),
+            "an MSI without these cannot take part in a major upgrade: export the package again",
+        ));
+    }
+    if !info.signed {
+        findings.push(finding(
+            "msi-unsigned",
+            Severity::Info,
+            entry,
+            format!(
+                "{} carries no digital signature (Symantec's MSIs are signed)",
+                m.entry
+            ),
+            "check where the package came from",
+        ));
+    }
+    if let (Some(setup), Some(msi_version)) = (
+        setup_ini.and_then(|s| s.product_version.as_deref()),
+        info.product_version.as_deref(),
+    ) && setup.trim() != msi_version.trim()
+    {
+        findings.push(finding(
+            "version-mismatch",
+            Severity::Error,
+            entry,
+            format!(
+                "setup.ini says ProductVersion {setup} but {} says {msi_version}",
+                m.entry
+            ),
+            "the files come from different builds: export the package again from the SEPM",
+        ));
+    }
+    if let Some(code) = &info.upgrade_code {
+        let own: Vec<&RowReport> = m.upgrade_rows.iter().filter(|r| r.own_product).collect();
+        if own.is_empty() {
+            findings.push(finding(
+                "no-upgrade-row",
+                Severity::Error,
+                entry,
+                format!("{}: no Upgrade row is for its own UpgradeCode {code}: installing it does not remove an older version (no major upgrade)", m.entry),
+                "use the MSI exported by the SEPM for this product; a repackaged MSI must keep the Upgrade table",
+            ));
+        } else if own.iter().all(|r| r.row.only_detect()) {
+            findings.push(finding(
+                "upgrade-only-detect",
+                Severity::Error,
+                entry,
+                format!("{}: every Upgrade row for {code} is OnlyDetect: older versions are detected but never removed", m.entry),
+                "use the MSI exported by the SEPM for this product; a repackaged MSI must keep the Upgrade table",
+            ));
+        }
+    }
+    if let (Some(d), Some(v)) = (&m.from_version, &options.from_version) {
+        if d.removes {
+            findings.push(finding(
+                "from-version-removed",
+                Severity::Info,
+                entry,
+                format!(
+                    "installed version {v} is removed by {}: {}",
+                    m.entry, d.reason
+                ),
+                "nothing to do",
+            ));
+        } else {
+            findings.push(finding(
+                "from-version-not-removed",
+                Severity::Error,
+                entry,
+                format!("installed version {v} is NOT removed by {}: {}", m.entry, d.reason),
+                "clients on this version are not upgraded by this package: use a package whose Upgrade table covers it, or upgrade them in steps",
+            ));
+        }
+    }
+}
+
+/// Keys that appear more than once in `[CUSTOM_SMC_CONFIG]` or
+/// `[FEATURE_SELECTION]`: (key as first written, lines).
+fn duplicate_keys(pkg: &mut Package, root: &AuditRoot) -> Vec<(String, Vec<usize>)> {
+    let Some(index) = root.setaid else {
+        return Vec::new();
+    };
+    let Ok(bytes) = pkg.read_small(index, setaid::MAX_SIZE) else {
+        return Vec::new();
+    };
+    let Ok(ini) = IniFile::parse(&bytes) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for section in [setaid::SMC_SECTION, setaid::FEATURE_SECTION] {
+        let mut seen: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
+        let mut order = Vec::new();
+        for o in ini.section_entries(section) {
+            let key = o.key.to_ascii_lowercase();
+            if !seen.contains_key(&key) {
+                order.push(key.clone());
+            }
+            seen.entry(key)
+                .or_insert_with(|| (format!("[{section}] {}", o.key), Vec::new()))
+                .1
+                .push(o.line);
+        }
+        for key in order {
+            if let Some((name, lines)) = seen.remove(&key)
+                && lines.len() > 1
+            {
+                out.push((name, lines));
+            }
+        }
+    }
+    out
+}
+
+fn read_setaid(pkg: &mut Package, index: usize) -> SetaidReport {
+    let entry = pkg.entries()[index].name.clone();
+    let mut report = SetaidReport {
+        entry,
+        encoding: None,
+        keep_previous_setting: None,
+        keep_previous_elsewhere: Vec::new(),
+        features: Vec::new(),
+        error: None,
+    };
+    let ini = match pkg
+        .read_small(index, setaid::MAX_SIZE)
+        .map_err(|e| e.to_string())
+        .and_then(|b| IniFile::parse(&b).map_err(|e| e.0))
+    {
+        Ok(ini) => ini,
+        Err(e) => {
+            report.error = Some(e);
+            return report;
+        }
+    };
+    report.encoding = Some(ini.encoding());
+    report.keep_previous_setting = ini
+        .get(setaid::SMC_SECTION, setaid::KEEP_PREVIOUS)
+        .map(KeyValue::from);
+    report.keep_previous_elsewhere = ini
+        .occurrences(setaid::KEEP_PREVIOUS)
+        .into_iter()
+        .filter(|o| !o.section.eq_ignore_ascii_case(setaid::SMC_SECTION))
+        .map(KeyValue::from)
+        .collect();
+    report.features = ini
+        .section_entries(setaid::FEATURE_SECTION)
+        .into_iter()
+        .map(|o| Feature {
+            name: o.key,
+            value: o.value,
+            line: o.line,
+        })
+        .collect();
+    report
+}
+
+fn read_setup_ini(pkg: &mut Package, index: usize) -> SetupIniReport {
+    let entry = pkg.entries()[index].name.clone();
+    match pkg
+        .read_small(index, setaid::MAX_SIZE)
+        .map_err(|e| e.to_string())
+        .and_then(|b| IniFile::parse(&b).map_err(|e| e.0))
+    {
+        Ok(ini) => {
+            let version = ini
+                .occurrences("ProductVersion")
+                .into_iter()
+                .next()
+                .map(|o| o.value);
+            SetupIniReport {
+                error: version
+                    .is_none()
+                    .then(|| "it has no ProductVersion".to_string()),
+                entry,
+                product_version: version,
+            }
+        }
+        Err(e) => SetupIniReport {
+            entry,
+            product_version: None,
+            error: Some(e),
+        },
+    }
+}
+
+fn read_sylink(pkg: &mut Package, index: usize) -> SylinkReport {
+    let entry = pkg.entries()[index].name.clone();
+    match pkg
+        .read_small(index, sylink::MAX_SIZE)
+        .map_err(|e| e.to_string())
+        .and_then(|b| sylink::inspect(&b))
+    {
+        Ok(info) => SylinkReport {
+            entry,
+            managed: info.is_managed(),
+            missing: info.missing(),
+            info: Some(info),
+            error: None,
+        },
+        Err(e) => SylinkReport {
+            entry,
+            managed: false,
+            missing: Vec::new(),
+            info: None,
+            error: Some(e),
+        },
+    }
+}
+
+fn read_msi(pkg: &mut Package, index: usize, options: &Options) -> MsiReport {
+    let entry = pkg.entries()[index].name.clone();
+    let size = pkg.entries()[index].size;
+    let at = pkg.location(index);
+    match msi::read_entry(pkg, index) {
+        Ok(info) => {
+            let own_code = info.upgrade_code.clone().unwrap_or_default();
+            let upgrade_rows = info
+                .upgrade
+                .iter()
+                .map(|row| RowReport {
+                    own_product: row.upgrade_code.eq_ignore_ascii_case(&own_code),
+                    range: row.range(),
+                    meaning: row.meaning(),
+                    row: row.clone(),
+                })
+                .collect();
+            let from_version = options
+                .from_version
+                .as_ref()
+                .map(|v| msi::evaluate(&own_code, &info.upgrade, v));
+            MsiReport {
+                entry,
+                size,
+                info,
+                upgrade_rows,
+                from_version,
+                error: None,
+            }
+        }
+        Err(e) => MsiReport {
+            entry,
+            size,
+            info: MsiInfo::default(),
+            upgrade_rows: Vec::new(),
+            from_version: None,
+            error: Some(format!("{at}: {e}")),
+        },
+    }
+}
+
+/// Checks `NAME.sha256`, `NAME.manifest.json` and the folder's `SHA256SUMS`
+/// against the input's digest, adding a check and a finding for each found.
+fn check_beside(path: &Path, sha256: &str, report: &mut PackageReport) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let mut check = |file: &str,
+                     kind: &'static str,
+                     expected: std::result::Result<Option<String>, String>,
+                     codes: (&'static str, &'static str)| {
+        match expected {
+            Err(reason) => report.findings.push(finding(
+                "checksum-file-unreadable",
+                Severity::Warning,
+                Some(file),
+                format!("{file} beside the input cannot be read: {reason}"),
+                "write it again (sepkg transform writes NAME.sha256 and NAME.manifest.json)",
+            )),
+            Ok(None) => {}
+            Ok(Some(expected)) => {
+                let matches = expected.eq_ignore_ascii_case(sha256);
+                if matches {
+                    report.findings.push(finding(
+                        codes.0,
+                        Severity::Info,
+                        Some(file),
+                        format!("{file} agrees with {name}: SHA-256 {sha256}"),
+                        "nothing to do",
+                    ));
+                } else {
+                    report.findings.push(finding(
+                        codes.1,
+                        Severity::Error,
+                        Some(file),
+                        format!("{file} records SHA-256 {expected} but {name} has {sha256}: the package is not the one that was recorded"),
+                        "the file was changed, damaged or replaced after it was recorded: transform or download it again",
+                    ));
+                }
+                report.hash_checks.push(HashCheck {
+                    file: file.to_string(),
+                    kind,
+                    expected: Some(expected),
+                    matches,
+                });
+            }
+        }
+    };
+
+    let sidecar = format!("{name}.sha256");
+    if let Some(text) = read_beside(&dir.join(&sidecar)) {
+        let expected = text.and_then(|t| {
+            sums_lookup(&t, &name, true)
+                .map(Some)
+                .ok_or_else(|| "no `HEX  NAME` line for this file".to_string())
+        });
+        check(
+            &sidecar,
+            "sha256",
+            expected,
+            ("sha256-sidecar-match", "sha256-sidecar-mismatch"),
+        );
+    }
+    let manifest = format!("{name}.manifest.json");
+    if let Some(text) = read_beside(&dir.join(&manifest)) {
+        let expected = text.and_then(|t| {
+            let v: serde_json::Value =
+                serde_json::from_str(&t).map_err(|e| format!("not JSON: {e}"))?;
+            match v["output"]["sha256"].as_str() {
+                Some(s) => Ok(Some(s.to_string())),
+                None => Err("no output.sha256 field: not a sepkg manifest".to_string()),
+            }
+        });
+        check(
+            &manifest,
+            "manifest",
+            expected,
+            ("manifest-match", "manifest-mismatch"),
+        );
+    }
+    if let Some(text) = read_beside(&dir.join("SHA256SUMS")) {
+        // A SHA256SUMS without a line for this file says nothing about it.
+        let expected = text.map(|t| sums_lookup(&t, &name, false));
+        check(
+            "SHA256SUMS",
+            "sha256sums",
+            expected,
+            ("sha256sums-match", "sha256sums-mismatch"),
+        );
+    }
+}
+
+/// `None` when the file is absent; `Some(Err)` when unreadable or too large.
+fn read_beside(path: &Path) -> Option<std::result::Result<String, String>> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.len() > 16 * 1024 * 1024 {
+        return Some(Err(format!(
+            "{} bytes is too large for a checksum file",
+            meta.len()
+        )));
+    }
+    Some(
+        std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string())),
+    )
+}
+
+/// The hash recorded for `name` in sha256sum output (`HEX  NAME`, `HEX *NAME`
+/// or BSD `SHA256 (NAME) = HEX`). With `single`, a lone hash line with any
+/// name counts (a sidecar describes one file).
+fn sums_lookup(text: &str, name: &str, single: bool) -> Option<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    for line in &lines {
+        let line = line.trim_end();
+        if let Some(rest) = line.strip_prefix("SHA256 (")
+            && let Some((file, hex)) = rest.split_once(") = ")
+        {
+            if file == name || (single && lines.len() == 1) {
+                return Some(hex.trim().to_string());
+            }
+            continue;
+        }
+        let (hex, file) = match line.split_once(' ') {
+            Some((h, f)) => (h, f.trim_start_matches([' ', '*'])),
+            None => (line, ""),
+        };
+        let file = file.rsplit('/').next().unwrap_or(file);
+        if hex.len() == 64 && (file == name || (single && lines.len() == 1)) {
+            return Some(hex.to_string());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_lines_are_found() {
+        let h = "a".repeat(64);
+        assert_eq!(
+            sums_lookup(&format!("{h}  x.zip\n"), "x.zip", false),
+            Some(h.clone())
+        );
+        assert_eq!(
+            sums_lookup(&format!("{h} *x.zip\n"), "x.zip", false),
+            Some(h.clone())
+        );
+        assert_eq!(
+            sums_lookup(&format!("SHA256 (x.zip) = {h}\n"), "x.zip", false),
+            Some(h.clone())
+        );
+        assert_eq!(sums_lookup(&format!("{h}  y.zip\n"), "x.zip", false), None);
+        assert_eq!(
+            sums_lookup(&format!("{h}  y.zip\n"), "x.zip", true),
+            Some(h)
+        );
+    }
+
+    #[test]
+    fn severities_order() {
+        assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Error);
+    }
+}

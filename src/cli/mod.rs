@@ -2,6 +2,7 @@
 //! (human or JSON), progress bars, and the exit code. The only module that
 //! prints.
 
+mod audit;
 mod transform;
 
 use std::io::{IsTerminal, Write};
@@ -41,6 +42,9 @@ pub enum Command {
     /// Set KeepPreviousSetting=0, inject a managed sylink.xml, repack and hash.
     #[command(after_help = transform::AFTER_HELP)]
     Transform(transform::Args),
+    /// Report what a package will do to the clients it upgrades, with findings.
+    #[command(after_help = audit::AFTER_HELP)]
+    Audit(audit::Args),
 }
 
 /// Runs the command and returns its exit code. Prints everything it prints.
@@ -51,6 +55,7 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let result = match cli.command {
         Command::Transform(args) => transform::run(args, &out),
+        Command::Audit(args) => audit::run(args, &out),
     };
     match result {
         Ok(code) => code,

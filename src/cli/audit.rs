@@ -1,0 +1,488 @@
+//! `sepkg audit`: arguments, config, and the report as a terminal table,
+//! one JSON document, or an HTML page rendered from `templates/report.html`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{ErrorJson, Output};
+use crate::audit::{self, Finding, Options, PackageReport, RootReport, Severity};
+use crate::error::{Error, ExitCode, Result};
+use crate::msi::Version;
+
+pub(crate) const AFTER_HELP: &str = "\
+What it reports, for each package root (a folder holding a SetAid.ini):
+  product version (setup.ini and MSI), platform, ProductCode, UpgradeCode, PackageCode,
+  the MSI's Upgrade rows and what they mean, KeepPreviousSetting (value, section, line),
+  [FEATURE_SELECTION], sylink.xml (managed or not and why, DomainId, servers, group, mode),
+  signatures present, and the package's SHA-256 (checked against NAME.sha256,
+  NAME.manifest.json and SHA256SUMS beside it). Then findings, each with a code,
+  a severity, a message and a hint.
+A folder that holds package files (a web root) audits each .zip, .cab and .exe in it.
+
+Examples:
+  sepkg audit SEP14-x64.zip
+  sepkg audit SEP14-x64.zip --from-version 14.3.7388.4000
+  sepkg audit /var/www/sep/ --fail-on warning --json
+  sepkg audit SEP14-x64-managed.zip --html report.html
+
+Exit codes: 0 clean, 1 findings at or above --fail-on (default error), 2 error.";
+
+/// The severity that fails the audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Fail on warnings and errors.
+    Warning,
+    /// Fail on errors only.
+    Error,
+}
+
+impl FailOn {
+    fn severity(self) -> Severity {
+        match self {
+            FailOn::Warning => Severity::Warning,
+            FailOn::Error => Severity::Error,
+        }
+    }
+}
+
+/// `sepkg audit` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Packages (a folder, a .zip, ...) or web-root folders holding packages.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+    /// The version installed on the clients: say whether the MSI removes it.
+    #[arg(long, value_name = "V", value_parser = parse_version)]
+    from_version: Option<Version>,
+    /// Exit 1 when a finding is at least this severe.
+    #[arg(long, value_name = "LEVEL", default_value = "error")]
+    fail_on: FailOn,
+    /// Also write the report as an HTML page (written atomically).
+    #[arg(long, value_name = "REPORT.html")]
+    html: Option<PathBuf>,
+}
+
+fn parse_version(text: &str) -> std::result::Result<Version, String> {
+    Version::parse(text)
+}
+
+/// An input that could not be audited.
+#[derive(Serialize)]
+struct InputError {
+    input: String,
+    error: ErrorJson,
+}
+
+/// Counts by severity, and the exit code they give.
+#[derive(Serialize)]
+struct Summary {
+    packages: usize,
+    failed_inputs: usize,
+    errors: usize,
+    warnings: usize,
+    infos: usize,
+    exit_code: u8,
+}
+
+/// The whole audit: what `--json` prints and the HTML page shows.
+#[derive(Serialize)]
+struct Document {
+    schema: &'static str,
+    tool: String,
+    fail_on: &'static str,
+    from_version: Option<String>,
+    packages: Vec<PackageReport>,
+    errors: Vec<InputError>,
+    summary: Summary,
+}
+
+pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
+    let options = Options {
+        from_version: args.from_version.clone(),
+    };
+    let mut inputs = Vec::new();
+    for input in &args.inputs {
+        inputs.extend(audit::expand(input)?);
+    }
+    let mut packages = Vec::new();
+    let mut errors = Vec::new();
+    let mut failures = Vec::new();
+    for input in &inputs {
+        match audit::audit_package(input, &options) {
+            Ok(report) => packages.push(report),
+            Err(e) => {
+                errors.push(InputError {
+                    input: input.display().to_string(),
+                    error: ErrorJson::from(&e),
+                });
+                failures.push(e);
+            }
+        }
+    }
+    let count = |s: Severity| {
+        packages
+            .iter()
+            .flat_map(PackageReport::all_findings)
+            .filter(|f| f.severity == s)
+            .count()
+    };
+    let worst = packages.iter().filter_map(PackageReport::worst).max();
+    let code = if !errors.is_empty() {
+        ExitCode::Error
+    } else if worst.is_some_and(|w| w >= args.fail_on.severity()) {
+        ExitCode::Findings
+    } else {
+        ExitCode::Ok
+    };
+    let doc = Document {
+        schema: audit::SCHEMA,
+        tool: crate::manifest::tool(),
+        fail_on: args.fail_on.severity().name(),
+        from_version: args.from_version.as_ref().map(|v| v.text.clone()),
+        summary: Summary {
+            packages: packages.len(),
+            failed_inputs: errors.len(),
+            errors: count(Severity::Error),
+            warnings: count(Severity::Warning),
+            infos: count(Severity::Info),
+            exit_code: code as u8,
+        },
+        packages,
+        errors,
+    };
+    if let Some(path) = &args.html {
+        write_html(path, &doc)?;
+    }
+    if out.json {
+        out.print_json(&doc)?;
+    } else {
+        for e in &failures {
+            out.error(e);
+        }
+        out.print(&human(&doc))?;
+    }
+    Ok(code)
+}
+
+/// The HTML template, compiled into the binary.
+const TEMPLATE: &str = include_str!("../../templates/report.html");
+
+/// Renders the report page.
+fn render_html(doc: &Document) -> Result<String> {
+    let mut env = minijinja::Environment::new();
+    // The name's `.html` turns on HTML auto-escaping: package contents are
+    // untrusted text.
+    env.add_template("report.html", TEMPLATE)
+        .map_err(|e| Error::Usage(format!("internal: the report template is invalid: {e}")))?;
+    let template = env
+        .get_template("report.html")
+        .map_err(|e| Error::Usage(format!("internal: {e}")))?;
+    template
+        .render(minijinja::context! { doc => doc })
+        .map_err(|e| Error::Usage(format!("internal: cannot render the report: {e}")))
+}
+
+/// Writes the page to a temporary file beside `path`, then renames it.
+fn write_html(path: &Path, doc: &Document) -> Result<()> {
+    use std::io::Write;
+    let html = render_html(doc)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".sepkg-report-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, "cannot create a temporary file in", e))?;
+    temp.write_all(html.as_bytes())
+        .and_then(|_| temp.as_file().sync_all())
+        .map_err(|e| Error::io(temp.path(), "cannot write", e))?;
+    temp.persist(path)
+        .map_err(|e| Error::io(path, "cannot write", e.error))?;
+    Ok(())
+}
+
+/// A two-column "label  value" block.
+fn field(s: &mut String, label: &str, value: &str) {
+    let _ = writeln!(s, "    {label:<21} {value}");
+}
+
+fn or_dash(v: Option<&str>) -> &str {
+    v.filter(|s| !s.is_empty()).unwrap_or("-")
+}
+
+/// The human report.
+fn human(doc: &Document) -> String {
+    let mut s = String::new();
+    for p in &doc.packages {
+        let _ = writeln!(s, "{} ({}, {} bytes)", p.input, p.kind.name(), p.size);
+        if let Some(sha) = &p.sha256 {
+            let _ = writeln!(s, "  SHA-256 {sha}");
+        }
+        for c in &p.hash_checks {
+            let verdict = if c.matches {
+                "matches"
+            } else {
+                "DOES NOT MATCH"
+            };
+            let _ = writeln!(s, "  {} {verdict}", c.file);
+        }
+        for root in &p.roots {
+            human_root(&mut s, root, doc.from_version.as_deref());
+        }
+        findings_table(&mut s, p.all_findings());
+        let _ = writeln!(s);
+    }
+    let sm = &doc.summary;
+    let _ = writeln!(
+        s,
+        "Summary: {} package(s) audited, {} could not be read; {} error(s), {} warning(s), {} info. Exit {} (--fail-on {}).",
+        sm.packages, sm.failed_inputs, sm.errors, sm.warnings, sm.infos, sm.exit_code, doc.fail_on
+    );
+    s
+}
+
+fn human_root(s: &mut String, root: &RootReport, from_version: Option<&str>) {
+    let dir = if root.dir.is_empty() {
+        "(top)"
+    } else {
+        &root.dir
+    };
+    let _ = writeln!(s, "  package root {dir}");
+    let setup_version = root
+        .setup_ini
+        .as_ref()
+        .and_then(|x| x.product_version.as_deref());
+    let msi_versions: Vec<String> = root
+        .msis
+        .iter()
+        .map(|m| format!("{} {}", m.entry, or_dash(m.info.product_version.as_deref())))
+        .collect();
+    field(
+        s,
+        "Product version",
+        &format!(
+            "setup.ini {}; {}",
+            or_dash(setup_version),
+            if msi_versions.is_empty() {
+                "no MSI".to_string()
+            } else {
+                msi_versions.join("; ")
+            }
+        ),
+    );
+    for m in &root.msis {
+        if let Some(e) = &m.error {
+            field(s, "MSI", &format!("{}: unreadable: {e}", m.entry));
+            continue;
+        }
+        let i = &m.info;
+        let langs: Vec<String> = i.languages.iter().map(u16::to_string).collect();
+        field(
+            s,
+            "Platform",
+            &format!(
+                "{} (languages {})",
+                or_dash(i.platform.as_deref()),
+                if langs.is_empty() {
+                    "-".to_string()
+                } else {
+                    langs.join(",")
+                }
+            ),
+        );
+        field(
+            s,
+            "Product",
+            &format!(
+                "{} ({})",
+                or_dash(i.product_name.as_deref()),
+                or_dash(i.manufacturer.as_deref())
+            ),
+        );
+        field(s, "ProductCode", or_dash(i.product_code.as_deref()));
+        field(s, "UpgradeCode", or_dash(i.upgrade_code.as_deref()));
+        field(s, "PackageCode", or_dash(i.package_code.as_deref()));
+    }
+    if let Some(a) = &root.setaid {
+        let kps = match (&a.error, &a.keep_previous_setting) {
+            (Some(e), _) => format!("unreadable: {e}"),
+            (None, Some(kv)) => format!(
+                "{}  [{}] {} line {}",
+                kv.value, kv.section, a.entry, kv.line
+            ),
+            (None, None) => format!("missing from [CUSTOM_SMC_CONFIG] in {}", a.entry),
+        };
+        field(s, "KeepPreviousSetting", &kps);
+        for kv in &a.keep_previous_elsewhere {
+            field(
+                s,
+                "",
+                &format!("also {} in [{}] line {}", kv.value, kv.section, kv.line),
+            );
+        }
+        let features: Vec<String> = a
+            .features
+            .iter()
+            .map(|f| format!("{}={}", f.name, f.value))
+            .collect();
+        field(
+            s,
+            "Features",
+            &if features.is_empty() {
+                "-".to_string()
+            } else {
+                features.join(" ")
+            },
+        );
+    } else {
+        field(s, "KeepPreviousSetting", "no SetAid.ini");
+    }
+    match &root.sylink {
+        None => field(s, "sylink.xml", "missing"),
+        Some(x) => {
+            if let Some(e) = &x.error {
+                field(s, "sylink.xml", &format!("{}: malformed: {e}", x.entry));
+            } else if x.managed {
+                field(s, "sylink.xml", &format!("{}: managed", x.entry));
+            } else {
+                field(
+                    s,
+                    "sylink.xml",
+                    &format!("{}: UNMANAGED: {}", x.entry, x.missing.join("; ")),
+                );
+            }
+            if let Some(info) = &x.info {
+                let servers: Vec<String> = info
+                    .servers
+                    .iter()
+                    .map(|sv| match &sv.http_port {
+                        Some(p) => format!("{}:{p}", sv.address),
+                        None => sv.address.clone(),
+                    })
+                    .collect();
+                field(s, "  DomainId", or_dash(info.domain_id.as_deref()));
+                field(
+                    s,
+                    "  Servers",
+                    &if servers.is_empty() {
+                        "-".to_string()
+                    } else {
+                        servers.join(" ")
+                    },
+                );
+                field(
+                    s,
+                    "  Group / mode",
+                    &format!(
+                        "{} / {}",
+                        or_dash(info.preferred_group.as_deref()),
+                        or_dash(info.communication_mode.as_deref())
+                    ),
+                );
+            }
+        }
+    }
+    let sigs: Vec<String> = root
+        .signatures
+        .iter()
+        .map(|g| {
+            format!(
+                "{}: {}",
+                g.entry,
+                if g.present {
+                    "signed (not verified)"
+                } else {
+                    "none"
+                }
+            )
+        })
+        .collect();
+    field(
+        s,
+        "Signatures",
+        &if sigs.is_empty() {
+            "-".to_string()
+        } else {
+            sigs.join("; ")
+        },
+    );
+    for m in &root.msis {
+        if m.error.is_some() {
+            continue;
+        }
+        if m.upgrade_rows.is_empty() {
+            field(s, "Upgrade rows", &format!("{}: none", m.entry));
+            continue;
+        }
+        let _ = writeln!(s, "    Upgrade rows of {}:", m.entry);
+        let rows: Vec<[String; 6]> = m
+            .upgrade_rows
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                [
+                    (n + 1).to_string(),
+                    r.row.upgrade_code.clone(),
+                    or_dash(r.row.version_min.as_deref()).to_string(),
+                    or_dash(r.row.version_max.as_deref()).to_string(),
+                    format!("{} {}", r.row.attributes, r.row.attribute_names.join("+")),
+                    r.row.action_property.clone(),
+                ]
+            })
+            .collect();
+        let head = ["#", "UpgradeCode", "Min", "Max", "Attributes", "Property"];
+        let widths: Vec<usize> = (0..6)
+            .map(|c| {
+                rows.iter()
+                    .map(|r| r[c].chars().count())
+                    .chain([head[c].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: &[&str]| {
+            let mut l = String::from("     ");
+            for (c, cell) in cells.iter().enumerate() {
+                let _ = write!(l, " {:<w$}", cell, w = widths[c]);
+            }
+            l.trim_end().to_string()
+        };
+        let _ = writeln!(s, "{}", line(&head));
+        for (r, report) in rows.iter().zip(&m.upgrade_rows) {
+            let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+            let _ = writeln!(s, "{}", line(&cells));
+            let _ = writeln!(s, "        {}", report.meaning);
+        }
+        if let (Some(d), Some(v)) = (&m.from_version, from_version) {
+            let verdict = if d.removes { "REMOVED" } else { "NOT removed" };
+            let _ = writeln!(s, "    From version {v}: {verdict}: {}", d.reason);
+        }
+    }
+}
+
+fn findings_table<'a>(s: &mut String, findings: impl Iterator<Item = &'a Finding>) {
+    let mut findings: Vec<&Finding> = findings.collect();
+    // Worst first; stable, so each severity keeps the order found.
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    if findings.is_empty() {
+        let _ = writeln!(s, "  Findings: none");
+        return;
+    }
+    let code_w = findings.iter().map(|f| f.code.len()).max().unwrap_or(4);
+    let _ = writeln!(s, "  Findings:");
+    let _ = writeln!(s, "    {:<8} {:<code_w$} MESSAGE", "SEVERITY", "CODE");
+    for f in findings {
+        let _ = writeln!(
+            s,
+            "    {:<8} {:<code_w$} {}",
+            f.severity.name().to_uppercase(),
+            f.code,
+            f.message
+        );
+        let _ = writeln!(s, "    {:<8} {:<code_w$} hint: {}", "", "", f.hint);
+    }
+}
