@@ -192,9 +192,16 @@ fn write_html(path: &Path, doc: &Document) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".sepkg-report-")
-        .suffix(".tmp")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".sepkg-report-").suffix(".tmp");
+    // A report is for people to open: readable by all (less the umask),
+    // where tempfile's default is 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut temp = builder
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, "cannot create a temporary file in", e))?;
     temp.write_all(html.as_bytes())
