@@ -1,7 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
-pub mod gen;
+pub mod r#gen;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -18,7 +18,10 @@ pub fn fixtures() -> PathBuf {
 
 /// stdout and stderr as text.
 pub fn text(out: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Names of the files in `dir` (not recursive), sorted.
