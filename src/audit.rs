@@ -206,7 +206,8 @@ pub struct MsiReport {
     /// What it says (all null when unreadable).
     #[serde(flatten)]
     pub info: MsiInfo,
-    /// The Upgrade rows with their meaning (same order as `upgrade`).
+    /// The Upgrade rows with their meaning (JSON `upgrade`).
+    #[serde(rename = "upgrade")]
     pub upgrade_rows: Vec<RowReport>,
     /// With `--from-version`: whether this MSI removes that version.
     pub from_version: Option<Decision>,
@@ -799,11 +800,19 @@ fn msi_findings(
                 "nothing to do",
             ));
         } else {
+            // The classic trap: a build that differs only in the fourth field.
+            let same = info
+                .product_version
+                .as_deref()
+                .and_then(|pv| Version::parse(pv).ok())
+                .filter(|pv| pv.key == v.key)
+                .map(|pv| format!("; Windows Installer sees {v} as the same version as this package ({pv}), because only the first three fields count"))
+                .unwrap_or_default();
             findings.push(finding(
                 "from-version-not-removed",
                 Severity::Error,
                 entry,
-                format!("installed version {v} is NOT removed by {}: {}", m.entry, d.reason),
+                format!("installed version {v} is NOT removed by {}: {}{same}", m.entry, d.reason),
                 "clients on this version are not upgraded by this package: use a package whose Upgrade table covers it, or upgrade them in steps",
             ));
         }

@@ -160,7 +160,10 @@ pub struct MsiInfo {
     pub languages: Vec<u16>,
     /// True when the MSI has an Upgrade table.
     pub has_upgrade_table: bool,
-    /// Every Upgrade row, in the order the crate returns them.
+    /// Every Upgrade row, in the order the crate returns them. Not
+    /// serialised here: the audit report lists them, with their meaning, as
+    /// `upgrade`.
+    #[serde(skip_serializing)]
     pub upgrade: Vec<UpgradeRow>,
     /// True when a `\u{5}DigitalSignature` stream is present (not verified).
     pub signed: bool,

@@ -207,7 +207,7 @@ fn have_msitools(tools: &[&str]) -> bool {
         std::env::var_os("CI").is_none(),
         "CI must install {missing:?} (apt-get install msitools wixl)"
     );
-    eprintln!("skipped: {missing:?} not installed");
+    eprintln!("SKIPPED msiinfo cross-check: {missing:?} not installed");
     false
 }
 
@@ -288,7 +288,7 @@ fn msi_built_with_the_msi_crate_agrees_with_msiinfo() {
         report["package_code"],
         "{0F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0}"
     );
-    let legacy = report["upgrade_rows"]
+    let legacy = report["upgrade"]
         .as_array()
         .unwrap()
         .iter()
@@ -340,7 +340,7 @@ fn msi_built_with_wixl_agrees_with_msiinfo() {
     // The removing row for its own UpgradeCode decides for 14.3.8200.
     let d = &report["from_version"];
     assert_eq!(d["removes"], true);
-    let decider = &report["upgrade_rows"][d["deciding_row"].as_u64().unwrap() as usize];
+    let decider = &report["upgrade"][d["deciding_row"].as_u64().unwrap() as usize];
     assert_eq!(decider["action_property"], "OLDERVERSIONBEINGUPGRADED");
     assert_eq!(decider["own_product"], true);
     finding(&doc, "from-version-removed");
@@ -747,7 +747,7 @@ fn cases() -> Vec<Case> {
         case(
             "from-version-not-removed",
             "error",
-            "installed version 14.3.8289.1000 is NOT removed by Sep64.msi: no Upgrade row for UpgradeCode",
+            "holds 14.3.8289: nothing is removed; Windows Installer sees 14.3.8289.1000 as the same version as this package (14.3.8289.5000)",
             managed(),
             &["--from-version", "14.3.8289.1000"],
         ),
