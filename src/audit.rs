@@ -441,7 +441,14 @@ fn audit_roots(pkg: &Package) -> Vec<AuditRoot> {
 
 /// Audits one package: a folder, or a file in any container
 /// [`Package::open`] reads.
-pub fn audit_package(path: &Path, options: &Options) -> Result<PackageReport> {
+///
+/// `progress` sees the package being hashed, the one long step: a 400 MB
+/// package is read once, streamed.
+pub fn audit_package(
+    path: &Path,
+    options: &Options,
+    progress: &dyn crate::Progress,
+) -> Result<PackageReport> {
     let mut pkg = Package::open(path)?;
     let roots = audit_roots(&pkg);
     if roots.is_empty() {
@@ -452,7 +459,7 @@ pub fn audit_package(path: &Path, options: &Options) -> Result<PackageReport> {
     let (size, sha256) = if pkg.kind() == Kind::Dir {
         (pkg.entries().iter().map(|e| e.size).sum(), None)
     } else {
-        let d = digest::of_file(path)?;
+        let d = hash_file(path, progress)?;
         (d.size, Some(d.sha256))
     };
     let mut report = PackageReport {
@@ -472,6 +479,29 @@ pub fn audit_package(path: &Path, options: &Options) -> Result<PackageReport> {
         report.roots.push(audit_root(&mut pkg, root, options));
     }
     Ok(report)
+}
+
+/// The package file's digest, streamed, with progress.
+fn hash_file(path: &Path, progress: &dyn crate::Progress) -> Result<digest::Digest> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    progress.start(total, "hashing");
+    let mut reader = digest::HashingReader::new(file);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => progress.advance(n as u64),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                progress.finish();
+                return Err(Error::io(path, "cannot read", e));
+            }
+        }
+    }
+    progress.finish();
+    Ok(reader.finish())
 }
 
 /// Signatures on the package file itself. Folder and zip packages carry

@@ -110,7 +110,8 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
     let mut errors = Vec::new();
     let mut failures = Vec::new();
     for input in &inputs {
-        match audit::audit_package(input, &options) {
+        let bar = out.progress();
+        match audit::audit_package(input, &options, &bar) {
             Ok(report) => packages.push(report),
             Err(e) => {
                 errors.push(InputError {
