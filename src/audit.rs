@@ -167,8 +167,22 @@ pub struct SetaidReport {
     pub keep_previous_elsewhere: Vec<KeyValue>,
     /// `[FEATURE_SELECTION]`, in file order.
     pub features: Vec<Feature>,
+    /// Keys written more than once in `[CUSTOM_SMC_CONFIG]` or
+    /// `[FEATURE_SELECTION]`.
+    pub duplicates: Vec<Duplicate>,
     /// Why it could not be read, if it could not.
     pub error: Option<String>,
+}
+
+/// A key written more than once in one section; the first one counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Duplicate {
+    /// The section, as this module names it.
+    pub section: String,
+    /// The key as first written.
+    pub key: String,
+    /// Every line it stands on, 1-based.
+    pub lines: Vec<usize>,
 }
 
 /// What the root's setup.ini says.
@@ -606,16 +620,18 @@ fn audit_root(pkg: &mut Package, root: &AuditRoot, options: &Options) -> RootRep
                     &format!("make it agree with [CUSTOM_SMC_CONFIG]: sepkg transform ... --setaid {}.KeepPreviousSetting=0", kv.section),
                 ));
             }
-            for (key, lines) in duplicate_keys(pkg, root) {
+            for d in &s.duplicates {
                 findings.push(finding(
                     "setaid-duplicate-key",
                     Severity::Warning,
                     Some(&s.entry),
                     format!(
-                        "{}: {key} appears {} times (lines {}); the first one counts",
+                        "{}: [{}] {} appears {} times (lines {}); the first one counts",
                         s.entry,
-                        lines.len(),
-                        lines
+                        d.section,
+                        d.key,
+                        d.lines.len(),
+                        d.lines
                             .iter()
                             .map(ToString::to_string)
                             .collect::<Vec<_>>()
@@ -850,38 +866,25 @@ fn msi_findings(
 }
 
 /// Keys that appear more than once in `[CUSTOM_SMC_CONFIG]` or
-/// `[FEATURE_SELECTION]`: (key as first written, lines).
-fn duplicate_keys(pkg: &mut Package, root: &AuditRoot) -> Vec<(String, Vec<usize>)> {
-    let Some(index) = root.setaid else {
-        return Vec::new();
-    };
-    let Ok(bytes) = pkg.read_small(index, setaid::MAX_SIZE) else {
-        return Vec::new();
-    };
-    let Ok(ini) = IniFile::parse(&bytes) else {
-        return Vec::new();
-    };
+/// `[FEATURE_SELECTION]`, in the order first written.
+fn duplicate_keys(ini: &IniFile) -> Vec<Duplicate> {
     let mut out = Vec::new();
     for section in [setaid::SMC_SECTION, setaid::FEATURE_SECTION] {
-        let mut seen: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
-        let mut order = Vec::new();
+        let mut found: Vec<Duplicate> = Vec::new();
         for o in ini.section_entries(section) {
-            let key = o.key.to_ascii_lowercase();
-            if !seen.contains_key(&key) {
-                order.push(key.clone());
-            }
-            seen.entry(key)
-                .or_insert_with(|| (format!("[{section}] {}", o.key), Vec::new()))
-                .1
-                .push(o.line);
-        }
-        for key in order {
-            if let Some((name, lines)) = seen.remove(&key)
-                && lines.len() > 1
+            match found
+                .iter_mut()
+                .find(|d| d.key.eq_ignore_ascii_case(&o.key))
             {
-                out.push((name, lines));
+                Some(d) => d.lines.push(o.line),
+                None => found.push(Duplicate {
+                    section: section.to_string(),
+                    key: o.key,
+                    lines: vec![o.line],
+                }),
             }
         }
+        out.extend(found.into_iter().filter(|d| d.lines.len() > 1));
     }
     out
 }
@@ -894,6 +897,7 @@ fn read_setaid(pkg: &mut Package, index: usize) -> SetaidReport {
         keep_previous_setting: None,
         keep_previous_elsewhere: Vec::new(),
         features: Vec::new(),
+        duplicates: Vec::new(),
         error: None,
     };
     let ini = match pkg
@@ -926,6 +930,7 @@ fn read_setaid(pkg: &mut Package, index: usize) -> SetaidReport {
             line: o.line,
         })
         .collect();
+    report.duplicates = duplicate_keys(&ini);
     report
 }
 

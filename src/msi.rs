@@ -494,12 +494,26 @@ pub fn evaluate(upgrade_code: &str, rows: &[UpgradeRow], installed: &Version) ->
             format!("no Upgrade row is for UpgradeCode {upgrade_code}: nothing is removed"),
         )
     } else {
+        let bad: Vec<String> = outcomes
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| **o == RowOutcome::BadBound)
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        let bad = if bad.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (Upgrade row {} has a bound that is not a version and was skipped)",
+                bad.join(", ")
+            )
+        };
         (
             false,
             false,
             None,
             format!(
-                "no Upgrade row for UpgradeCode {upgrade_code} holds {compared_as}: nothing is removed"
+                "no Upgrade row for UpgradeCode {upgrade_code} holds {compared_as}: nothing is removed{bad}"
             ),
         )
     };
@@ -636,6 +650,11 @@ mod tests {
         );
         assert_eq!(d.rows, [RowOutcome::BadBound]);
         assert!(!d.removes);
+        assert!(
+            d.reason.contains("row 1 has a bound that is not a version"),
+            "{}",
+            d.reason
+        );
     }
 
     #[test]
