@@ -997,11 +997,14 @@ fn read_msi(pkg: &mut Package, index: usize, options: &Options) -> MsiReport {
             let upgrade_rows = info
                 .upgrade
                 .iter()
-                .map(|row| RowReport {
-                    own_product: row.upgrade_code.eq_ignore_ascii_case(&own_code),
-                    range: row.range(),
-                    meaning: row.meaning(),
-                    row: row.clone(),
+                .map(|row| {
+                    let own = row.upgrade_code.eq_ignore_ascii_case(&own_code);
+                    RowReport {
+                        own_product: own,
+                        range: row.range(),
+                        meaning: row.meaning(own),
+                        row: row.clone(),
+                    }
                 })
                 .collect();
             let from_version = options

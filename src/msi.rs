@@ -103,8 +103,9 @@ impl UpgradeRow {
         }
     }
 
-    /// What the row does, in one sentence.
-    pub fn meaning(&self) -> String {
+    /// What the row does, in one sentence. `own` says whether the row is
+    /// for the MSI's own UpgradeCode ("this product").
+    pub fn meaning(&self, own: bool) -> String {
         let verb = if self.only_detect() {
             "detects (does not remove)"
         } else {
@@ -115,9 +116,13 @@ impl UpgradeRow {
             Some(l) => format!(", languages {l}"),
             None => String::new(),
         };
+        let whose = if own {
+            "this product".to_string()
+        } else {
+            format!("UpgradeCode {}", self.upgrade_code)
+        };
         format!(
-            "{verb} installed {} versions {}{lang}; sets {}",
-            self.upgrade_code,
+            "{verb} installed versions {} of {whose}{lang}; sets {}",
             self.range(),
             self.action_property
         )
