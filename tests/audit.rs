@@ -1104,3 +1104,186 @@ fn a_signed_msi_is_reported_as_signed() {
     // Signing does not change what the MSI says.
     assert_eq!(root["msis"][0]["package_code"], r#gen::PACKAGE_CODE);
 }
+
+#[test]
+fn readme_audit_example_is_the_real_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let command =
+        "$ sepkg audit fixtures/SEP-14.3.8289.5000-x64-client.zip --from-version 14.3.8289.1000\n";
+    let start = readme
+        .find(command)
+        .expect("README shows the audit example")
+        + command.len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let out = sepkg()
+        .current_dir(root)
+        .args([
+            "audit",
+            "fixtures/SEP-14.3.8289.5000-x64-client.zip",
+            "--from-version",
+            "14.3.8289.1000",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out).0,
+        shown,
+        "README's audit example drifted from the real output"
+    );
+}
+
+/// The JSON fields are API: this is the README's "audit JSON" table.
+#[test]
+fn json_fields_are_the_documented_ones() {
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let sorted = |names: &[&str]| {
+        let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    };
+    let zip = fixtures().join(r#gen::EXAMPLE_ZIP);
+    let (_, doc) = audit_json(&[path_arg(&zip), "--from-version", "14.2.0"]);
+    assert_eq!(
+        keys(&doc),
+        sorted(&[
+            "schema",
+            "tool",
+            "fail_on",
+            "from_version",
+            "packages",
+            "errors",
+            "summary"
+        ])
+    );
+    assert_eq!(doc["schema"], "sepkg-audit/1");
+    assert_eq!(
+        keys(&doc["summary"]),
+        sorted(&[
+            "packages",
+            "failed_inputs",
+            "errors",
+            "warnings",
+            "infos",
+            "exit_code"
+        ])
+    );
+    let p = &doc["packages"][0];
+    assert_eq!(
+        keys(p),
+        sorted(&[
+            "input",
+            "kind",
+            "size",
+            "sha256",
+            "hash_checks",
+            "signatures",
+            "roots",
+            "findings"
+        ])
+    );
+    let r = &p["roots"][0];
+    assert_eq!(
+        keys(r),
+        sorted(&[
+            "dir",
+            "setaid",
+            "setup_ini",
+            "msis",
+            "sylink",
+            "signatures",
+            "findings"
+        ])
+    );
+    assert_eq!(
+        keys(&r["setaid"]),
+        sorted(&[
+            "entry",
+            "encoding",
+            "keep_previous_setting",
+            "keep_previous_elsewhere",
+            "features",
+            "duplicates",
+            "error"
+        ])
+    );
+    let m = &r["msis"][0];
+    assert_eq!(
+        keys(m),
+        sorted(&[
+            "entry",
+            "size",
+            "product_code",
+            "upgrade_code",
+            "product_version",
+            "product_name",
+            "manufacturer",
+            "package_code",
+            "platform",
+            "languages",
+            "has_upgrade_table",
+            "signed",
+            "upgrade",
+            "from_version",
+            "error",
+        ])
+    );
+    assert_eq!(
+        keys(&m["upgrade"][0]),
+        sorted(&[
+            "upgrade_code",
+            "version_min",
+            "version_max",
+            "language",
+            "attributes",
+            "attribute_names",
+            "remove",
+            "action_property",
+            "own_product",
+            "range",
+            "meaning",
+        ])
+    );
+    assert_eq!(
+        keys(&m["from_version"]),
+        sorted(&[
+            "installed",
+            "compared_as",
+            "removes",
+            "detected",
+            "deciding_row",
+            "rows",
+            "reason"
+        ])
+    );
+    assert_eq!(
+        m["from_version"]["rows"],
+        serde_json::json!(["out-of-range", "removes"])
+    );
+    assert_eq!(
+        keys(&r["sylink"]),
+        sorted(&[
+            "entry",
+            "managed",
+            "missing",
+            "error",
+            "encoding",
+            "domain_id",
+            "kcs_valid",
+            "communication_mode",
+            "servers",
+            "certificates",
+            "preferred_group",
+            "preferred_mode",
+        ])
+    );
+    assert_eq!(
+        keys(&r["findings"][0]),
+        sorted(&["code", "severity", "entry", "message", "hint"])
+    );
+}
