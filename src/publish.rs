@@ -759,7 +759,22 @@ pub fn render_html(index: &Index) -> Result<String> {
     let mut env = minijinja::Environment::new();
     let internal =
         |e: minijinja::Error| Error::Usage(format!("internal: templates/index.html: {e}"));
-    // The `.html` name turns on HTML escaping of every value.
+    // The `.html` name turns on HTML escaping of every value. minijinja's
+    // own escaper also writes `/` as `&#x2f;`, which is valid but makes the
+    // URLs in the page's source unreadable and unsearchable; `/` needs no
+    // escaping in text or quoted attributes, so this one leaves it.
+    env.set_formatter(|out, _state, value| {
+        if value.is_undefined() || value.is_none() {
+            return Ok(());
+        }
+        let text = value.to_string();
+        if value.is_safe() {
+            out.write_str(&text)?;
+        } else {
+            out.write_str(&html_escape(&text))?;
+        }
+        Ok(())
+    });
     env.add_template("index.html", TEMPLATE).map_err(internal)?;
     let template = env.get_template("index.html").map_err(internal)?;
     template
@@ -771,6 +786,22 @@ pub fn render_html(index: &Index) -> Result<String> {
             index_json => INDEX_JSON,
         })
         .map_err(internal)
+}
+
+/// Escapes text for HTML content and double- or single-quoted attributes.
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A file staged under a hidden temporary name in the web root.
@@ -984,6 +1015,33 @@ mod tests {
             assert!(plain_name(bad).is_err(), "{bad}");
         }
         assert!(plain_name("SEP-14.zip").is_ok());
+    }
+
+    #[test]
+    fn html_is_escaped_but_urls_stay_readable() {
+        let index = Index {
+            schema: INDEX_SCHEMA.into(),
+            tool: "t".into(),
+            base_url: Some("https://h/p/".into()),
+            packages: vec![IndexEntry {
+                name: "<b>&\"x'.zip".into(),
+                kind: "zip".into(),
+                size: 1,
+                sha256: "0".repeat(64),
+                product_version: None,
+                built: None,
+                published: "2026-01-01T00:00:00Z".into(),
+                sha256_file: "a.sha256".into(),
+                manifest_file: "a.manifest.json".into(),
+                url: Some("https://h/p/a.zip".into()),
+            }],
+        };
+        let html = render_html(&index).unwrap();
+        assert!(html.contains("&lt;b&gt;&amp;&quot;x&#39;.zip"), "{html}");
+        assert!(!html.contains("<b>&"));
+        assert!(html.contains("href=\"%3Cb%3E%26%22x%27.zip\""), "{html}");
+        assert!(html.contains(">https://h/p/a.zip<"));
+        assert!(html.contains("<td class=\"num\">unknown</td>"));
     }
 
     #[test]

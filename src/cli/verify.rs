@@ -88,7 +88,12 @@ fn human(r: &Report) -> String {
         if let Some(redirects) = &r.redirects
             && !redirects.is_empty()
         {
-            let _ = writeln!(s, "  redirected: {}", redirects.join(" -> "));
+            let _ = writeln!(
+                s,
+                "  redirected: {} -> {}",
+                r.target,
+                redirects.join(" -> ")
+            );
         }
         if let Some(url) = &r.final_url {
             let _ = writeln!(s, "  final URL: {url}");
