@@ -583,6 +583,8 @@ fn agent(http: HttpOptions) -> ureq::Agent {
         .timeout_recv_response(Some(http.timeout))
         .timeout_per_read(Some(http.timeout))
         .user_agent(format!("sepkg/{}", env!("CARGO_PKG_VERSION")))
+        // The hash must be of the bytes a SEP client gets: no compression.
+        .accept_encoding("identity")
         .build();
     ureq::Agent::new_with_config(config)
 }
