@@ -12,7 +12,7 @@
 //! 2. [`publish`] decides for each one: added, replaced (only with
 //!    `--replace`) or unchanged (same bytes, same records: nothing written).
 //! 3. Everything new is staged under hidden temporary names in the web root
-//!    and fsynced, then renamed into place in one [`Transaction`]: artifacts
+//!    and fsynced, then renamed into place in one transaction: artifacts
 //!    first, then sidecars and manifests, then `SHA256SUMS`, `index.json`,
 //!    `index.html`. A web server therefore never serves half a file, and
 //!    never a `SHA256SUMS` naming a file that is not there yet. If a rename
@@ -884,7 +884,19 @@ struct Transaction<'a> {
 /// A rename made, and how to undo it.
 struct Done {
     target: PathBuf,
-    backup: Option<tempfile::TempPath>,
+    undo: Undo,
+}
+
+/// How to undo one rename.
+enum Undo {
+    /// The target was new: remove it.
+    Remove,
+    /// The target replaced a file: rename this hard link to it back.
+    Restore(tempfile::TempPath),
+    /// The target replaced a file that could not be linked (a filesystem
+    /// without hard links): the new file stays, as removing it would leave
+    /// nothing at all.
+    Keep,
 }
 
 impl<'a> Transaction<'a> {
@@ -904,25 +916,26 @@ impl<'a> Transaction<'a> {
         let root = self.root;
         for (temp, target) in self.staged {
             match rename(root, temp, &target) {
-                Ok(backup) => {
+                Ok(undo) => {
                     written.push(
                         target
                             .file_name()
                             .map(|n| n.to_string_lossy().into_owned())
                             .unwrap_or_default(),
                     );
-                    done.push(Done { target, backup });
+                    done.push(Done { target, undo });
                 }
                 Err(e) => {
                     for d in done.into_iter().rev() {
-                        match d.backup {
-                            // Best effort: the error being reported matters more.
-                            Some(backup) => {
+                        // Best effort: the error being reported matters more.
+                        match d.undo {
+                            Undo::Restore(backup) => {
                                 let _ = backup.persist(&d.target);
                             }
-                            None => {
+                            Undo::Remove => {
                                 let _ = std::fs::remove_file(&d.target);
                             }
+                            Undo::Keep => {}
                         }
                     }
                     sync_dir(root);
@@ -937,12 +950,8 @@ impl<'a> Transaction<'a> {
 
 /// Renames `temp` onto `target`, first keeping a hard link to the file it
 /// replaces so the rename can be undone.
-fn rename(
-    root: &Path,
-    temp: tempfile::TempPath,
-    target: &Path,
-) -> Result<Option<tempfile::TempPath>> {
-    let backup = match std::fs::symlink_metadata(target) {
+fn rename(root: &Path, temp: tempfile::TempPath, target: &Path) -> Result<Undo> {
+    let undo = match std::fs::symlink_metadata(target) {
         Ok(m) if m.is_file() => {
             let prefix = format!(
                 ".{}.",
@@ -955,14 +964,16 @@ fn rename(
                 .prefix(&prefix)
                 .suffix(".bak")
                 .make_in(root, |p| std::fs::hard_link(target, p))
-                .ok()
-                .map(|f| f.into_temp_path())
+                .map_or(Undo::Keep, |f| Undo::Restore(f.into_temp_path()))
         }
-        _ => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Undo::Remove,
+        // A folder or link in the way: the rename below fails, and there is
+        // nothing of it to undo.
+        _ => Undo::Keep,
     };
     temp.persist(target)
         .map_err(|e| Error::io(target, "cannot rename into place", e.error))?;
-    Ok(backup)
+    Ok(undo)
 }
 
 /// Makes the renames durable. Best effort: not every platform can open a

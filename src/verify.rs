@@ -148,18 +148,22 @@ pub struct Expected {
 }
 
 /// HTTP settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct HttpOptions {
     /// Connecting, waiting for a response, and each read of the body (a
     /// stalled transfer) may each take this long.
     pub timeout: Duration,
+    /// A PEM file of certificate authorities to trust for https instead of
+    /// the public web PKI roots (Mozilla's, built in): for a web server
+    /// whose certificate comes from an internal CA.
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 /// Verifies `target`: a URL, a folder (web root) or a file (artifact).
 pub fn run(
     target: &str,
     expect: Option<&Path>,
-    http: HttpOptions,
+    http: &HttpOptions,
     progress: &dyn crate::Progress,
 ) -> Result<Report> {
     if is_url(target) {
@@ -573,7 +577,11 @@ pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
     Ok(Report::new(&target, TargetKind::Webroot, checks))
 }
 
-fn agent(http: HttpOptions) -> ureq::Agent {
+fn agent(http: &HttpOptions) -> Result<ureq::Agent> {
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(path) = &http.ca_cert {
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&load_ca(path)?));
+    }
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .save_redirect_history(true)
@@ -585,8 +593,31 @@ fn agent(http: HttpOptions) -> ureq::Agent {
         .user_agent(format!("sepkg/{}", env!("CARGO_PKG_VERSION")))
         // The hash must be of the bytes a SEP client gets: no compression.
         .accept_encoding("identity")
+        .tls_config(tls.build())
         .build();
-    ureq::Agent::new_with_config(config)
+    Ok(ureq::Agent::new_with_config(config))
+}
+
+/// The certificates in a PEM file.
+fn load_ca(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
+    let bytes = read_record(path)?;
+    let bad = |reason: String| Error::Record {
+        at: path.display().to_string(),
+        reason,
+    };
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&bytes) {
+        match item.map_err(|e| bad(format!("not a PEM file: {e}")))? {
+            ureq::tls::PemItem::Certificate(c) => certs.push(c),
+            _ => continue,
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad(
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    Ok(certs)
 }
 
 fn network_error(url: &str, e: ureq::Error) -> Error {
@@ -599,8 +630,19 @@ fn network_error(url: &str, e: ureq::Error) -> Error {
             std::io::ErrorKind::ConnectionRefused => {
                 "connection refused: nothing listens on that host and port".to_string()
             }
+            // rustls reports a failed handshake as invalid data.
+            std::io::ErrorKind::InvalidData
+                if url
+                    .get(..8)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("https://")) =>
+            {
+                format!(
+                    "TLS handshake failed: {io} (does the server speak HTTPS on that port, with a certificate for that name from a CA sepkg trusts? For an internal CA, pass --ca-cert CA.pem)"
+                )
+            }
             _ => io.to_string(),
         },
+        ureq::Error::Rustls(tls) => format!("TLS failed: {tls}"),
         other => other.to_string(),
     };
     Error::Network {
@@ -666,11 +708,11 @@ pub fn index_url(url: &str) -> String {
 pub fn url(
     url: &str,
     expect: Option<&Path>,
-    http: HttpOptions,
+    http: &HttpOptions,
     progress: &dyn crate::Progress,
 ) -> Result<Report> {
     use ureq::ResponseExt;
-    let agent = agent(http);
+    let agent = agent(http)?;
     let name = url_file_name(url);
     if name.is_empty() {
         return Err(Error::Usage(format!(

@@ -398,3 +398,136 @@ fn redirects_are_followed_and_the_final_url_is_reported() {
     assert_eq!(doc["final_url"], target.as_str());
     assert_eq!(doc["redirects"], serde_json::json!([target]));
 }
+
+/// Runs openssl with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "openssl {args:?}: {:?}", text(&o));
+}
+
+#[test]
+fn https_is_checked_by_rustls_against_the_webpki_roots_or_ca_cert() {
+    if !python() {
+        return;
+    }
+    if !have("openssl") {
+        eprintln!("SKIPPED: openssl not installed, no certificate");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (web, out) = published(tmp.path());
+    // A private CA and a server certificate it signs for localhost.
+    let d = tmp.path();
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=sepkg test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "server.csr",
+        ],
+    );
+    std::fs::write(
+        d.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "cert.pem",
+        ],
+    );
+    let server = Server::start_tls(&web, &d.join("cert.pem"), &d.join("key.pem"));
+    let url = format!("https://localhost:{}/X.zip", server.port);
+
+    // Not signed by a public CA: an error, never a pass.
+    let (code, stdout, err) = verify(&[&url, "--expect", s(&out.join("X.zip")), "--timeout", "10"]);
+    assert_eq!(code, 2, "{stdout}{err}");
+    assert!(
+        err.contains(&format!(
+            "error: {url}: TLS handshake failed: invalid peer certificate"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--ca-cert"), "{err}");
+
+    // Trusting the private CA: verified over https, index.json included.
+    let ca = d.join("ca.pem");
+    let (code, stdout, err) = verify(&[&url, "--ca-cert", s(&ca)]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    assert!(
+        stdout.contains(&format!(
+            "passed against https://localhost:{}/index.json",
+            server.port
+        )),
+        "{stdout}"
+    );
+    // ... and a flipped byte is still caught over https.
+    let mut bytes = std::fs::read(web.join("X.zip")).unwrap();
+    bytes[1] ^= 1;
+    std::fs::write(web.join("X.zip"), &bytes).unwrap();
+    let (code, stdout, _) = verify(&[&url, "--ca-cert", s(&ca)]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(&format!("expected {EXAMPLE_SHA}, got ")),
+        "{stdout}"
+    );
+
+    // A --ca-cert that holds no certificate.
+    let (code, _, err) = verify(&[&url, "--ca-cert", s(&d.join("server.ext"))]);
+    assert_eq!(code, 2);
+    assert!(err.contains("holds no PEM certificate"), "{err}");
+
+    // HTTPS to a port that speaks plain HTTP.
+    let plain = Server::start(&web);
+    let url = format!("https://127.0.0.1:{}/X.zip", plain.port);
+    let (code, _, err) = verify(&[&url, "--expect", s(&out.join("X.zip"))]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("error: {url}: TLS handshake failed")),
+        "{err}"
+    );
+}

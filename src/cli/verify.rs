@@ -37,6 +37,10 @@ pub struct Args {
     /// Seconds allowed to connect, to wait for an answer, and for each read of a download.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     timeout: u64,
+    /// For https: trust the certificate authorities in this PEM file instead of the public
+    /// web PKI roots (for a web server whose certificate comes from an internal CA).
+    #[arg(long, value_name = "CA.pem")]
+    ca_cert: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
@@ -45,9 +49,10 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
     }
     let http = HttpOptions {
         timeout: Duration::from_secs(args.timeout),
+        ca_cert: args.ca_cert,
     };
     let bar = out.progress();
-    let report = verify::run(&args.target, args.expect.as_deref(), http, &bar)?;
+    let report = verify::run(&args.target, args.expect.as_deref(), &http, &bar)?;
     if out.json {
         out.print_json(&report)?;
     } else {

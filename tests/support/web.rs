@@ -20,15 +20,46 @@ pub struct Server {
 impl Server {
     /// Starts a server for `dir` on a free port and waits until it answers.
     pub fn start(dir: &Path) -> Server {
+        Server::spawn(|port| {
+            let mut c = Command::new("python3");
+            c.args(["-m", "http.server", "--bind", "127.0.0.1"])
+                .arg(port.to_string())
+                .arg("--directory")
+                .arg(dir);
+            c
+        })
+    }
+
+    /// Starts an HTTPS server for `dir` with the certificate and key given
+    /// (PEM files), on a free port.
+    pub fn start_tls(dir: &Path, cert: &Path, key: &Path) -> Server {
+        const SCRIPT: &str = "import functools, http.server, ssl, sys
+port, root, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+server = http.server.HTTPServer(('127.0.0.1', port), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+server.socket = ctx.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+";
+        Server::spawn(|port| {
+            let mut c = Command::new("python3");
+            c.arg("-c")
+                .arg(SCRIPT)
+                .arg(port.to_string())
+                .arg(dir)
+                .arg(cert)
+                .arg(key);
+            c
+        })
+    }
+
+    fn spawn(command: impl Fn(u16) -> Command) -> Server {
         // The free port is found by binding port 0 and releasing it; another
         // process could take it in between, so a server that dies is retried.
         for _ in 0..5 {
             let port = free_port();
-            let child = Command::new("python3")
-                .args(["-m", "http.server", "--bind", "127.0.0.1"])
-                .arg(port.to_string())
-                .arg("--directory")
-                .arg(dir)
+            let child = command(port)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -47,7 +78,7 @@ impl Server {
             }
             let _ = server.child.kill();
         }
-        panic!("python3 -m http.server did not start");
+        panic!("the python3 web server did not start");
     }
 
     /// The URL of `path` on this server.
