@@ -190,7 +190,7 @@ fn publishes_a_web_root_that_sha256sum_and_a_web_server_accept() {
         assert_eq!(out, std::fs::read(web.join(href)).unwrap(), "{href}");
     }
     // And the served artifact verifies against the index beside it.
-    let v = sepkg()
+    let v = support::web::sepkg_direct()
         .args(["verify", &server.url("SEP14-x64-managed.zip")])
         .output()
         .unwrap();

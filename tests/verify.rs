@@ -42,13 +42,17 @@ fn published(tmp: &Path) -> (PathBuf, PathBuf) {
 
 /// Runs `sepkg verify ARGS`: (exit code, stdout, stderr).
 fn verify(args: &[&str]) -> (i32, String, String) {
-    let o = sepkg().arg("verify").args(args).output().unwrap();
+    let o = web::sepkg_direct()
+        .arg("verify")
+        .args(args)
+        .output()
+        .unwrap();
     let (out, err) = text(&o);
     (o.status.code().unwrap(), out, err)
 }
 
 fn verify_json(args: &[&str]) -> (i32, serde_json::Value) {
-    let o = sepkg()
+    let o = web::sepkg_direct()
         .args(["--json", "verify"])
         .args(args)
         .output()

@@ -94,6 +94,23 @@ impl Drop for Server {
     }
 }
 
+/// `sepkg` without any proxy settings from the environment, so requests to
+/// 127.0.0.1 go straight to the test's server.
+pub fn sepkg_direct() -> assert_cmd::Command {
+    let mut cmd = super::sepkg();
+    for var in [
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
