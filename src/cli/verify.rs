@@ -21,6 +21,7 @@ Examples:
   sepkg verify /var/www/sep
   sepkg verify https://web.example.com/sep/SEP14-x64-managed.zip
   sepkg verify http://10.0.0.5/sep/SEP14-x64-managed.zip --expect SEP14-x64-managed.zip.sha256
+  sepkg verify https://intranet.example/sep/SEP14-x64-managed.zip --ca-cert corp-root-ca.pem
 
 Exit codes: 0 verified, 1 mismatch (what differs is printed), 2 error (unreachable server,
 timeout, HTTP error status, unreadable file).";
