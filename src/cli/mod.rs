@@ -147,7 +147,6 @@ pub(crate) struct Bar {
 impl crate::Progress for Bar {
     fn start(&self, total: u64, what: &str) {
         if let Some(bar) = &self.bar {
-            bar.set_length(total);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
                     "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
@@ -156,6 +155,7 @@ impl crate::Progress for Bar {
                 .progress_chars("=> "),
             );
             bar.set_message(what.to_string());
+            bar.set_length(total);
         }
     }
     fn advance(&self, bytes: u64) {
