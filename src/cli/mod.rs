@@ -3,7 +3,9 @@
 //! prints.
 
 mod audit;
+mod publish;
 mod transform;
+mod verify;
 
 use std::io::{IsTerminal, Write};
 
@@ -45,6 +47,12 @@ pub enum Command {
     /// Report what a package will do to the clients it upgrades, with findings.
     #[command(after_help = audit::AFTER_HELP)]
     Audit(audit::Args),
+    /// Copy packages into a web server's folder atomically, with SHA256SUMS, index.json and index.html.
+    #[command(after_help = publish::AFTER_HELP)]
+    Publish(publish::Args),
+    /// Check an artifact, a web root or a URL against its SHA-256 records.
+    #[command(after_help = verify::AFTER_HELP)]
+    Verify(verify::Args),
 }
 
 /// Runs the command and returns its exit code. Prints everything it prints.
@@ -56,6 +64,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Transform(args) => transform::run(args, &out),
         Command::Audit(args) => audit::run(args, &out),
+        Command::Publish(args) => publish::run(args, &out),
+        Command::Verify(args) => verify::run(args, &out),
     };
     match result {
         Ok(code) => code,
@@ -142,7 +152,6 @@ pub(crate) struct Bar {
 impl crate::Progress for Bar {
     fn start(&self, total: u64, what: &str) {
         if let Some(bar) = &self.bar {
-            bar.set_length(total);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
                     "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
@@ -151,6 +160,7 @@ impl crate::Progress for Bar {
                 .progress_chars("=> "),
             );
             bar.set_message(what.to_string());
+            bar.set_length(total);
         }
     }
     fn advance(&self, bytes: u64) {
