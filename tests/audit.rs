@@ -1287,3 +1287,49 @@ fn json_fields_are_the_documented_ones() {
         sorted(&["code", "severity", "entry", "message", "hint"])
     );
 }
+
+#[test]
+fn a_published_web_root_audits_clean_with_every_record_agreeing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("SEP-managed.zip");
+    sepkg()
+        .arg("transform")
+        .arg(fixtures().join(r#gen::EXAMPLE_ZIP))
+        .arg("--sylink")
+        .arg(fixtures().join(r#gen::EXAMPLE_SYLINK))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let web = tmp.path().join("www");
+    std::fs::create_dir(&web).unwrap();
+    sepkg()
+        .arg("publish")
+        .arg(&out)
+        .arg("--to")
+        .arg(&web)
+        .assert()
+        .success();
+    let (code, doc) = audit_json(&[path_arg(&web)]);
+    assert_eq!(code, 0, "{:#?}", findings(&doc));
+    assert_eq!(doc["packages"].as_array().unwrap().len(), 1);
+    let checks: Vec<(String, bool)> = doc["packages"][0]["hash_checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["matches"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            ("sha256".to_string(), true),
+            ("manifest".to_string(), true),
+            ("sha256sums".to_string(), true)
+        ]
+    );
+}
