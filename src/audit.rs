@@ -73,6 +73,7 @@ pub const CODES: &[&str] = &[
     "version-mismatch",
     "no-upgrade-row",
     "upgrade-only-detect",
+    "no-remove-existing-products",
     "from-version-removed",
     "from-version-not-removed",
     "sha256-sidecar-match",
@@ -833,8 +834,32 @@ fn msi_findings(
             ));
         }
     }
+    // FindRelatedProducts only finds; RemoveExistingProducts removes. Without
+    // it in the sequence the Upgrade rows remove nothing.
+    let not_sequenced = info.remove_existing_products == Some(false);
+    if not_sequenced
+        && m.upgrade_rows
+            .iter()
+            .any(|r| r.own_product && !r.row.only_detect())
+    {
+        findings.push(finding(
+            "no-remove-existing-products",
+            Severity::Error,
+            entry,
+            format!("{}: InstallExecuteSequence has no RemoveExistingProducts: the Upgrade rows find older versions but nothing removes them", m.entry),
+            "use the MSI exported by the SEPM for this product; a repackaged MSI must keep RemoveExistingProducts in InstallExecuteSequence",
+        ));
+    }
     if let (Some(d), Some(v)) = (&m.from_version, &options.from_version) {
-        if d.removes {
+        if d.removes && not_sequenced {
+            findings.push(finding(
+                "from-version-not-removed",
+                Severity::Error,
+                entry,
+                format!("installed version {v} is NOT removed by {}: {}, but InstallExecuteSequence has no RemoveExistingProducts", m.entry, d.reason.replace(": RemoveExistingProducts removes it", "")),
+                "clients on this version are not upgraded by this package: use a package whose MSI removes it",
+            ));
+        } else if d.removes {
             findings.push(finding(
                 "from-version-removed",
                 Severity::Info,

@@ -165,6 +165,10 @@ pub struct MsiInfo {
     pub languages: Vec<u16>,
     /// True when the MSI has an Upgrade table.
     pub has_upgrade_table: bool,
+    /// Whether InstallExecuteSequence schedules RemoveExistingProducts, the
+    /// action that removes what the Upgrade rows found; null when the MSI
+    /// has no InstallExecuteSequence table to tell.
+    pub remove_existing_products: Option<bool>,
     /// Every Upgrade row, in the order the crate returns them. Not
     /// serialised here: the audit report lists them, with their meaning, as
     /// `upgrade`.
@@ -290,6 +294,19 @@ fn read_inner<F: Read + Seek>(inner: F) -> Result<MsiInfo, ReadError> {
             _ => continue,
         };
         *slot = Some(value.to_string());
+    }
+    if pkg.has_table("InstallExecuteSequence") {
+        let rows = pkg
+            .select_rows(msi::Select::table("InstallExecuteSequence"))
+            .map_err(|e| ReadError(format!("cannot read the InstallExecuteSequence table: {e}")))?;
+        let mut found = false;
+        for row in rows {
+            if column(&row, "Action").and_then(msi::Value::as_str) == Some("RemoveExistingProducts")
+            {
+                found = true;
+            }
+        }
+        info.remove_existing_products = Some(found);
     }
     if info.has_upgrade_table {
         let rows = pkg

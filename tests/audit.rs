@@ -116,7 +116,7 @@ fn bundled_example_fails_with_the_self_managed_finding() {
     );
     assert!(stdout.contains("hint: run `sepkg transform"), "{stdout}");
     assert!(
-        stdout.contains("KeepPreviousSetting   1  [CUSTOM_SMC_CONFIG] setAid.ini line 4"),
+        stdout.contains("KeepPreviousSetting    1  [CUSTOM_SMC_CONFIG] setAid.ini line 4"),
         "{stdout}"
     );
 }
@@ -288,6 +288,8 @@ fn msi_built_with_the_msi_crate_agrees_with_msiinfo() {
         report["package_code"],
         "{0F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0}"
     );
+    // The generated MSI has no InstallExecuteSequence: nothing to tell.
+    assert_eq!(report["remove_existing_products"], Value::Null);
     let legacy = report["upgrade"]
         .as_array()
         .unwrap()
@@ -337,6 +339,8 @@ fn msi_built_with_wixl_agrees_with_msiinfo() {
         "{11111111-2222-3333-4444-555555555555}"
     );
     assert_eq!(report["upgrade"].as_array().unwrap().len(), 3);
+    // wixl sequences RemoveExistingProducts (tests/data/upgrade.wxs).
+    assert_eq!(report["remove_existing_products"], true);
     // The removing row for its own UpgradeCode decides for 14.3.8200.
     let d = &report["from_version"];
     assert_eq!(d["removes"], true);
@@ -502,6 +506,39 @@ fn without_property(name: &str) -> Vec<u8> {
     pkg.delete_rows(Delete::from("Property").with(Expr::col("Property").eq(Expr::string(name))))
         .unwrap();
     pkg.into_inner().unwrap().into_inner()
+}
+
+/// The example MSI with an InstallExecuteSequence that finds related
+/// products but never removes them.
+fn without_remove_existing_products() -> Files {
+    use msi::{Column, Insert, Value};
+    let bytes = r#gen::msi(&MsiSpec::example(r#gen::VERSION));
+    let mut pkg = msi::Package::open(std::io::Cursor::new(bytes)).unwrap();
+    pkg.create_table(
+        "InstallExecuteSequence",
+        vec![
+            Column::build("Action").primary_key().id_string(72),
+            Column::build("Condition").nullable().formatted_string(255),
+            Column::build("Sequence").nullable().int16(),
+        ],
+    )
+    .unwrap();
+    pkg.insert_rows(Insert::into("InstallExecuteSequence").rows(vec![
+        vec![
+            Value::from("FindRelatedProducts"),
+            Value::Null,
+            Value::from(25),
+        ],
+        vec![
+            Value::from("InstallValidate"),
+            Value::Null,
+            Value::from(1400),
+        ],
+    ]))
+    .unwrap();
+    let mut f = managed();
+    set(&mut f, "Sep64.msi", pkg.into_inner().unwrap().into_inner());
+    f
 }
 
 fn cases() -> Vec<Case> {
@@ -734,6 +771,21 @@ fn cases() -> Vec<Case> {
                 with_msi(spec)
             },
             &[],
+        ),
+        case(
+            "no-remove-existing-products",
+            "error",
+            "InstallExecuteSequence has no RemoveExistingProducts: the Upgrade rows find older versions but nothing removes them",
+            without_remove_existing_products(),
+            &[],
+        ),
+        // A matching row removes nothing when the action is not sequenced.
+        case(
+            "from-version-not-removed",
+            "error",
+            "installed version 14.2.0 is NOT removed by Sep64.msi: Upgrade row 2 (>= 12.1.0.0 and < 14.3.8289.5000) holds 14.2.0 and is not OnlyDetect, but InstallExecuteSequence has no RemoveExistingProducts",
+            without_remove_existing_products(),
+            &["--from-version", "14.2.0"],
         ),
         case(
             "from-version-removed",
@@ -1227,6 +1279,7 @@ fn json_fields_are_the_documented_ones() {
             "platform",
             "languages",
             "has_upgrade_table",
+            "remove_existing_products",
             "signed",
             "upgrade",
             "from_version",

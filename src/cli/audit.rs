@@ -215,7 +215,7 @@ fn write_html(path: &Path, doc: &Document) -> Result<()> {
 
 /// A two-column "label  value" block.
 fn field(s: &mut String, label: &str, value: &str) {
-    let _ = writeln!(s, "    {label:<21} {value}");
+    let _ = writeln!(s, "    {label:<22} {value}");
 }
 
 fn or_dash(v: Option<&str>) -> &str {
@@ -314,6 +314,15 @@ fn human_root(s: &mut String, root: &RootReport, from_version: Option<&str>) {
         field(s, "ProductCode", or_dash(i.product_code.as_deref()));
         field(s, "UpgradeCode", or_dash(i.upgrade_code.as_deref()));
         field(s, "PackageCode", or_dash(i.package_code.as_deref()));
+        field(
+            s,
+            "RemoveExistingProducts",
+            match i.remove_existing_products {
+                None => "no InstallExecuteSequence table",
+                Some(true) => "scheduled",
+                Some(false) => "NOT scheduled: nothing is removed",
+            },
+        );
     }
     if let Some(a) = &root.setaid {
         let kps = match (&a.error, &a.keep_previous_setting) {
