@@ -1051,7 +1051,12 @@ fn read_msi(pkg: &mut Package, index: usize, options: &Options) -> MsiReport {
             info: MsiInfo::default(),
             upgrade_rows: Vec::new(),
             from_version: None,
-            error: Some(format!("{at}: {e}")),
+            // Errors from unpacking already name the package and entry.
+            error: Some(if e.0.contains(&at.to_string()) {
+                e.0
+            } else {
+                format!("{at}: {e}")
+            }),
         },
     }
 }

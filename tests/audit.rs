@@ -1386,3 +1386,26 @@ fn a_published_web_root_audits_clean_with_every_record_agreeing() {
         ]
     );
 }
+
+#[test]
+fn a_damaged_msi_entry_in_a_zip_is_named_once() {
+    let mut bytes = r#gen::zip(&example());
+    let name = bytes.windows(9).position(|w| w == b"Sep64.msi").unwrap();
+    // Inside the entry's compressed data: inflating or the CRC check fails.
+    bytes[name + 9 + 300] ^= 0xFF;
+    let tmp = tempfile::tempdir().unwrap();
+    let zip = tmp.path().join("crc.zip");
+    std::fs::write(&zip, bytes).unwrap();
+    let (code, doc) = audit_json(&[path_arg(&zip)]);
+    assert_eq!(code, 1);
+    let msg = finding(&doc, "msi-unreadable")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("cannot unpack the entry"), "{msg}");
+    assert_eq!(
+        msg.matches("crc.zip, entry \"Sep64.msi\"").count(),
+        1,
+        "{msg}"
+    );
+}
