@@ -3,11 +3,11 @@
 //!
 //! The `cab` crate (0.6) can panic on crafted input, for example on a folder
 //! with no data blocks (fixed upstream after the last release). Every call
-//! into its reader runs under [`contain`], which turns a panic into a
+//! into its reader runs under `contain`, which turns a panic into a
 //! corrupt-cabinet error and keeps the panic message off stderr.
 //!
 //! Names are stored with `\` separators; entries get `/` names like every
-//! other container, and [`super::check_names`] refuses traversal.
+//! other container, and `check_names` (in the parent module) refuses traversal.
 
 use std::cell::Cell;
 use std::fs::File;
