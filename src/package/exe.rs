@@ -601,7 +601,14 @@ pub(crate) fn write(
     progress: &dyn crate::Progress,
 ) -> Result<Vec<WrittenEntry>> {
     let werr = |e| Error::io(dest, "cannot write", e);
-    let mut out = File::create(dest).map_err(|e| Error::io(dest, "cannot create", e))?;
+    // Read access too: the PE checksum is computed over the written file.
+    let mut out = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dest)
+        .map_err(|e| Error::io(dest, "cannot create", e))?;
     let mut from =
         File::open(&stub.source).map_err(|e| Error::io(&stub.source, "cannot open", e))?;
     let copied = io::copy(&mut (&mut from).take(stub.len), &mut out).map_err(werr)?;
