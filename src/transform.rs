@@ -555,6 +555,12 @@ pub fn run(
         Kind::Dir => Kind::Zip,
         k => k,
     });
+    if stub.is_some() && kind != Kind::Exe {
+        return Err(Error::Usage(format!(
+            "--stub applies only to an .exe output, and this one is a {}: add --to exe or drop --stub",
+            kind.name()
+        )));
+    }
     let stub = match kind {
         Kind::Exe => match package::exe::Stub::choose(stub, &pkg)? {
             Some(stub) => Some(stub),

@@ -394,6 +394,19 @@ fn zip_converts_to_exe_with_a_stub_and_exe_to_zip() {
     std::fs::write(&stub, fx::pe_stub()).unwrap();
     let zip = support::fixtures().join(fx::EXAMPLE_ZIP);
 
+    // A stub for a zip output makes no sense: refused.
+    let o = transform(
+        &zip,
+        &tmp.path().join("x.zip"),
+        &["--stub", stub.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("--stub applies only to an .exe output"),
+        "{:?}",
+        text(&o)
+    );
+
     // No stub: refused before anything is written.
     let out = tmp.path().join("setup.exe");
     let o = transform(&zip, &out, &["--to", "exe"]);

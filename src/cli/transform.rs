@@ -17,6 +17,8 @@ What it does, for each package root (a folder holding a SetAid.ini):
     Encoding, BOM, line endings, comments and letter case are kept. A missing key is added.
   - sylink.xml: replaced, byte for byte, by the managed file given with --sylink.
   - Every other entry is copied unchanged (from a zip, without recompressing).
+  - A single-file .exe keeps its stub (and any 7-Zip SFX config block) byte for byte and
+    gets a new payload; an Authenticode signature on it is dropped and reported.
 Beside the output: OUT.sha256 (for sha256sum -c) and OUT.manifest.json (every change and entry).
 Nothing appears under OUT until it is complete; the input is never modified.
 
@@ -24,6 +26,8 @@ Examples:
   sepkg transform SEP14-x64.zip --sylink sylink-managed.xml
   sepkg transform ./SEP14-export/ --sylink sylink.xml -o web/SEP14-x64.zip
   sepkg transform a.zip b.zip c.zip --sylink sylink.xml --out-dir out/ --json
+  sepkg transform SEP14-x64.cab --sylink sylink.xml --to zip
+  sepkg transform ./SEP14-export/ --sylink sylink.xml --to exe --stub sfx-stub.exe -o web/setup.exe
 
 Exit codes: 0 done, 2 error (nothing written).";
 
