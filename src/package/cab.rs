@@ -73,19 +73,18 @@ fn corrupt(at: Location, reason: impl Into<String>) -> Error {
 
 /// Lists a cabinet file's entries.
 pub(crate) fn open(path: &Path) -> Result<(Vec<Entry>, Source)> {
-    let file = File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io(path, "cannot read", e))?
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, "cannot open", e))?
         .len();
-    let window = Window::new(file, 0, Some(len)).map_err(|e| Error::io(path, "cannot read", e))?;
-    open_reader(path, BufReader::with_capacity(1 << 16, window))
+    open_at(path, 0, len)
 }
 
-/// Lists the cabinet that `reader` holds (its byte 0 is the `MSCF` header).
-/// Refuses multi-cabinet sets and Quantum folders, which cannot be read.
-pub(crate) fn open_reader(path: &Path, mut reader: ArchiveReader) -> Result<(Vec<Entry>, Source)> {
+/// Lists the cabinet that lies at `base`, `len` bytes long, in the file at
+/// `path` (a whole .cab, or the payload of an .exe). Refuses multi-cabinet
+/// sets and Quantum folders, which cannot be read.
+pub(crate) fn open_at(path: &Path, base: u64, len: u64) -> Result<(Vec<Entry>, Source)> {
     let at = || Location::file(path);
+    let mut reader = window(path, base, len)?;
     let mut header = [0u8; 36];
     let n = super::read_up_to(&mut reader, &mut header)
         .map_err(|e| Error::io(path, "cannot read", e))?;
@@ -103,28 +102,25 @@ pub(crate) fn open_reader(path: &Path, mut reader: ArchiveReader) -> Result<(Vec
         ));
     }
     let declared = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-    reader
-        .seek(io::SeekFrom::Start(0))
-        .map_err(|e| Error::io(path, "cannot read", e))?;
-    let stream_len = reader
-        .seek(io::SeekFrom::End(0))
-        .map_err(|e| Error::io(path, "cannot read", e))?;
-    if u64::from(declared) > stream_len {
+    if u64::from(declared) > len {
         return Err(corrupt(
             at(),
-            format!(
-                "the header declares {declared} bytes but only {stream_len} are there (truncated)"
-            ),
+            format!("the header declares {declared} bytes but only {len} are there (truncated)"),
         ));
     }
     reader
         .seek(io::SeekFrom::Start(0))
         .map_err(|e| Error::io(path, "cannot read", e))?;
+    let tables = Tables::read(&mut reader).map_err(|e| corrupt(at(), e.to_string()))?;
+    reader
+        .seek(io::SeekFrom::Start(0))
+        .map_err(|e| Error::io(path, "cannot read", e))?;
 
+    // The crate parses the cabinet too: it reads LZX folders, and a
+    // cabinet it refuses is refused here as well.
     let cabinet = contain(|| Cabinet::new(reader))
         .map_err(|reason| corrupt(at(), reason))?
         .map_err(|e| corrupt(at(), e.to_string()))?;
-    let mut entries = Vec::new();
     for folder in cabinet.folder_entries() {
         if let CompressionType::Quantum(..) = folder.compression_type() {
             return Err(corrupt(
@@ -132,28 +128,368 @@ pub(crate) fn open_reader(path: &Path, mut reader: ArchiveReader) -> Result<(Vec
                 "a folder uses Quantum compression, which sepkg cannot read; extract the cabinet with cabextract and transform the folder",
             ));
         }
-        for file in folder.file_entries() {
-            entries.push(Entry {
-                name: file.name().replace('\\', "/"),
-                size: u64::from(file.uncompressed_size()),
-                is_dir: false,
-                handle: Handle::CabFile(file.name().to_string()),
-            });
-        }
     }
-    Ok((entries, Source::Cab(Box::new(cabinet))))
+    let entries = tables
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Entry {
+            name: f.name.replace('\\', "/"),
+            size: u64::from(f.size),
+            is_dir: false,
+            handle: Handle::CabFile(i),
+        })
+        .collect();
+    Ok((
+        entries,
+        Source::Cab(Box::new(CabSource {
+            cabinet,
+            tables,
+            path: path.to_path_buf(),
+            base,
+            len,
+            stream: None,
+        })),
+    ))
 }
 
-/// A reader over one file of `cabinet`, with the crate's panics contained.
-pub(crate) fn read_file<'a>(
-    cabinet: &'a mut Cabinet<ArchiveReader>,
-    name: &str,
+fn window(path: &Path, base: u64, len: u64) -> Result<ArchiveReader> {
+    let file = File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
+    let window =
+        Window::new(file, base, Some(len)).map_err(|e| Error::io(path, "cannot read", e))?;
+    Ok(BufReader::with_capacity(1 << 16, window))
+}
+
+/// An open cabinet: the `cab` crate's reader, the tables as read here,
+/// and the folder stream last used.
+pub(crate) struct CabSource {
+    cabinet: Cabinet<ArchiveReader>,
+    tables: Tables,
+    path: std::path::PathBuf,
+    base: u64,
+    len: u64,
+    stream: Option<FolderStream>,
+}
+
+/// The cabinet's folder and file tables. Read here because the `cab` crate
+/// keeps a file's folder and offset private, and those are what streaming
+/// a folder once (instead of once per file) needs.
+struct Tables {
+    folders: Vec<FolderInfo>,
+    files: Vec<FileInfo>,
+    data_reserve: usize,
+}
+
+struct FolderInfo {
+    data_at: u64,
+    blocks: u16,
+    /// The low 4 bits of typeCompress: 0 none, 1 MSZIP, 2 Quantum, 3 LZX.
+    method: u16,
+}
+
+struct FileInfo {
+    name: String,
+    size: u32,
+    offset: u32,
+    folder: usize,
+}
+
+fn invalid(reason: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, reason.into())
+}
+
+fn read_u16(r: &mut impl Read) -> io::Result<u16> {
+    let mut b = [0u8; 2];
+    r.read_exact(&mut b)?;
+    Ok(u16::from_le_bytes(b))
+}
+
+fn read_u32(r: &mut impl Read) -> io::Result<u32> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b)?;
+    Ok(u32::from_le_bytes(b))
+}
+
+impl Tables {
+    /// Reads the header, CFFOLDER and CFFILE tables (MS-CAB 2.1 to 2.3).
+    fn read(r: &mut ArchiveReader) -> io::Result<Tables> {
+        let mut header = [0u8; 36];
+        r.read_exact(&mut header)?;
+        let u16_at = |i: usize| u16::from_le_bytes([header[i], header[i + 1]]);
+        let files_at = u32::from_le_bytes([header[16], header[17], header[18], header[19]]);
+        let (n_folders, n_files, flags) = (u16_at(26), u16_at(28), u16_at(30));
+        let (mut folder_reserve, mut data_reserve) = (0usize, 0usize);
+        if flags & 0x4 != 0 {
+            let header_reserve = read_u16(r)?;
+            let mut b = [0u8; 2];
+            r.read_exact(&mut b)?;
+            folder_reserve = usize::from(b[0]);
+            data_reserve = usize::from(b[1]);
+            r.seek_relative(i64::from(header_reserve))?;
+        }
+        let mut folders = Vec::with_capacity(usize::from(n_folders));
+        for _ in 0..n_folders {
+            let data_at = u64::from(read_u32(r)?);
+            let blocks = read_u16(r)?;
+            let method = read_u16(r)? & 0xF;
+            r.seek_relative(folder_reserve as i64)?;
+            folders.push(FolderInfo {
+                data_at,
+                blocks,
+                method,
+            });
+        }
+        r.seek(io::SeekFrom::Start(u64::from(files_at)))?;
+        let mut files = Vec::with_capacity(usize::from(n_files));
+        for _ in 0..n_files {
+            let size = read_u32(r)?;
+            let offset = read_u32(r)?;
+            let folder = usize::from(read_u16(r)?);
+            let mut rest = [0u8; 6];
+            r.read_exact(&mut rest)?;
+            let mut name = Vec::new();
+            loop {
+                let mut b = [0u8; 1];
+                r.read_exact(&mut b)?;
+                if b[0] == 0 {
+                    break;
+                }
+                if name.len() == 256 {
+                    return Err(invalid("a file name is longer than 256 bytes"));
+                }
+                name.push(b[0]);
+            }
+            if folder >= folders.len() {
+                return Err(invalid(format!(
+                    "a file refers to folder {folder}, and the cabinet has {} (continued folders of a cabinet set are not supported)",
+                    folders.len()
+                )));
+            }
+            files.push(FileInfo {
+                // As the `cab` crate does, so that its name lookups match.
+                name: String::from_utf8_lossy(&name).into_owned(),
+                size,
+                offset,
+                folder,
+            });
+        }
+        Ok(Tables {
+            folders,
+            files,
+            data_reserve,
+        })
+    }
+}
+
+/// A reader over file `index` of the cabinet.
+///
+/// None and MSZIP folders are decoded here by a [`FolderStream`] that is
+/// kept between calls: reading a folder's files in order decodes it once.
+/// (The `cab` crate restarts a folder for every file it opens, which costs
+/// the folder's size again for each file: minutes for a large MSI followed
+/// by many small files.) LZX folders go through the crate, panics contained.
+pub(crate) fn read_file(
+    src: &mut CabSource,
+    index: usize,
     at: Location,
-) -> Result<Box<dyn Read + 'a>> {
-    let reader = contain(|| cabinet.read_file(name))
-        .map_err(|reason| corrupt(at.clone(), reason))?
-        .map_err(|e| corrupt(at, e.to_string()))?;
-    Ok(Box::new(Contained(reader)))
+) -> Result<Box<dyn Read + '_>> {
+    let file = &src.tables.files[index];
+    let (size, offset, folder) = (u64::from(file.size), u64::from(file.offset), file.folder);
+    if src.tables.folders[folder].method > 1 {
+        let name = file.name.clone();
+        let reader = contain(|| src.cabinet.read_file(&name))
+            .map_err(|reason| corrupt(at.clone(), reason))?
+            .map_err(|e| corrupt(at, e.to_string()))?;
+        return Ok(Box::new(Contained(reader)));
+    }
+    let reuse = matches!(&src.stream, Some(s) if s.folder == folder && s.position <= offset);
+    if !reuse {
+        let info = &src.tables.folders[folder];
+        let mut reader = window(&src.path, src.base, src.len)?;
+        reader
+            .seek(io::SeekFrom::Start(info.data_at))
+            .map_err(|e| corrupt(at.clone(), e.to_string()))?;
+        src.stream = Some(FolderStream {
+            reader,
+            folder,
+            mszip: info.method == 1,
+            blocks_left: info.blocks,
+            data_reserve: src.tables.data_reserve,
+            block: Vec::new(),
+            block_pos: 0,
+            position: 0,
+            dictionary: Vec::with_capacity(DICTIONARY),
+            inflate: flate2::Decompress::new(false),
+        });
+    }
+    let Some(stream) = src.stream.as_mut() else {
+        return Err(corrupt(at, "internal: no folder stream"));
+    };
+    stream
+        .skip_to(offset)
+        .map_err(|e| corrupt(at.clone(), e.to_string()))?;
+    Ok(Box::new(Exact {
+        inner: stream,
+        remaining: size,
+    }))
+}
+
+/// MSZIP's history window: each block may refer to the previous 32 KiB.
+const DICTIONARY: usize = 0x8000;
+
+/// The uncompressed bytes of one cabinet folder, decoded block by block.
+struct FolderStream {
+    reader: ArchiveReader,
+    folder: usize,
+    mszip: bool,
+    blocks_left: u16,
+    data_reserve: usize,
+    block: Vec<u8>,
+    block_pos: usize,
+    /// The folder offset of the next byte `read` returns.
+    position: u64,
+    dictionary: Vec<u8>,
+    inflate: flate2::Decompress,
+}
+
+impl FolderStream {
+    /// Reads and decodes the next CFDATA block (MS-CAB 2.4).
+    fn next_block(&mut self) -> io::Result<()> {
+        let checksum = read_u32(&mut self.reader)?;
+        let packed = usize::from(read_u16(&mut self.reader)?);
+        let unpacked = usize::from(read_u16(&mut self.reader)?);
+        let mut data = vec![0u8; self.data_reserve + packed];
+        self.reader.read_exact(&mut data)?;
+        if checksum != 0 {
+            let actual = block_checksum(&data) ^ (packed as u32 | ((unpacked as u32) << 16));
+            if actual != checksum {
+                return Err(invalid(format!(
+                    "checksum error in a data block (expected {checksum:08x}, actual {actual:08x})"
+                )));
+            }
+        }
+        let data = &data[self.data_reserve..];
+        self.block = if self.mszip {
+            self.inflate_block(data, unpacked)?
+        } else if packed == unpacked {
+            data.to_vec()
+        } else {
+            return Err(invalid("an uncompressed data block's two sizes differ"));
+        };
+        self.block_pos = 0;
+        self.blocks_left -= 1;
+        Ok(())
+    }
+
+    /// One MSZIP block: `CK` and a deflate stream whose history is the
+    /// previous blocks' last 32 KiB. The history is primed by feeding it as
+    /// a stored deflate block, as the `cab` crate does.
+    fn inflate_block(&mut self, data: &[u8], size: usize) -> io::Result<Vec<u8>> {
+        let Some(deflated) = data.strip_prefix(b"CK") else {
+            return Err(invalid("MSZIP block without its CK signature"));
+        };
+        let failed =
+            |e: flate2::DecompressError| invalid(format!("MSZIP block does not inflate: {e}"));
+        self.inflate.reset(false);
+        if !self.dictionary.is_empty() {
+            let n = self.dictionary.len() as u16;
+            let mut stored = Vec::with_capacity(5 + self.dictionary.len());
+            stored.push(0);
+            stored.extend_from_slice(&n.to_le_bytes());
+            stored.extend_from_slice(&(!n).to_le_bytes());
+            stored.extend_from_slice(&self.dictionary);
+            let mut sink = Vec::with_capacity(self.dictionary.len());
+            self.inflate
+                .decompress_vec(&stored, &mut sink, flate2::FlushDecompress::Sync)
+                .map_err(failed)?;
+        }
+        let mut out = Vec::with_capacity(size);
+        self.inflate
+            .decompress_vec(deflated, &mut out, flate2::FlushDecompress::Finish)
+            .map_err(failed)?;
+        if out.len() != size {
+            return Err(invalid(format!(
+                "MSZIP block inflates to {} bytes, not the {size} its header declares",
+                out.len()
+            )));
+        }
+        let keep = (self.dictionary.len() + out.len()).saturating_sub(DICTIONARY);
+        self.dictionary.drain(..keep.min(self.dictionary.len()));
+        let from = out.len().saturating_sub(DICTIONARY);
+        self.dictionary.extend_from_slice(&out[from..]);
+        Ok(out)
+    }
+
+    /// Reads and drops bytes up to folder offset `offset`.
+    fn skip_to(&mut self, offset: u64) -> io::Result<()> {
+        let mut scratch = vec![0u8; 1 << 16];
+        while self.position < offset {
+            let want = (offset - self.position).min(scratch.len() as u64) as usize;
+            if self.read(&mut scratch[..want])? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the folder's data ends before this file starts (truncated)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Read for FolderStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.block_pos == self.block.len() {
+            if self.blocks_left == 0 || buf.is_empty() {
+                return Ok(0);
+            }
+            self.next_block()?;
+        }
+        let n = buf.len().min(self.block.len() - self.block_pos);
+        buf[..n].copy_from_slice(&self.block[self.block_pos..self.block_pos + n]);
+        self.block_pos += n;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+/// The CFDATA checksum (MS-CAB 2.4, `CSUMCompute`): the XOR of the data's
+/// little-endian 32-bit words, the 1 to 3 bytes left over taken in reverse.
+fn block_checksum(data: &[u8]) -> u32 {
+    let mut words = data.chunks_exact(4);
+    let mut sum = 0u32;
+    for w in &mut words {
+        sum ^= u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+    }
+    let mut tail = 0u32;
+    for &b in words.remainder() {
+        tail = (tail << 8) | u32::from(b);
+    }
+    sum ^ tail
+}
+
+/// Exactly `remaining` bytes of `inner`: ending early is an error (the
+/// cabinet is truncated), not a short file.
+struct Exact<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = self.remaining.min(buf.len() as u64) as usize;
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the cabinet's data ends inside this file (truncated)",
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
 }
 
 /// A reader whose panics become `InvalidData` errors.

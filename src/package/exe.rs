@@ -519,9 +519,8 @@ pub(crate) fn open(path: &Path) -> Result<(Vec<Entry>, Source, ExeInfo)> {
         }
         // A cabinet's offsets count from its header.
         PayloadKind::Cab => {
-            let window =
-                Window::new(file, info.payload_offset, Some(info.payload_size)).map_err(io_err)?;
-            super::cab::open_reader(path, BufReader::with_capacity(1 << 16, window))?
+            drop(file);
+            super::cab::open_at(path, info.payload_offset, info.payload_size)?
         }
         PayloadKind::SevenZip => {
             return Err(Error::Corrupt {

@@ -146,9 +146,8 @@ pub(crate) enum Handle {
     Path(PathBuf),
     /// The index of the entry in a zip's central directory.
     ZipIndex(usize),
-    /// A file in a cabinet, by its name as stored (with `\` separators):
-    /// the `cab` crate reads files by name.
-    CabFile(String),
+    /// The index of the file in a cabinet's file table.
+    CabFile(usize),
 }
 
 /// One entry of a package.
@@ -190,7 +189,7 @@ pub(crate) type ArchiveReader = io::BufReader<Window<File>>;
 pub(crate) enum Source {
     Dir,
     Zip(Box<::zip::ZipArchive<ArchiveReader>>),
-    Cab(Box<::cab::Cabinet<ArchiveReader>>),
+    Cab(Box<cab::CabSource>),
 }
 
 /// A window on a file: byte 0 of the window is byte `base` of the file, and
@@ -433,7 +432,7 @@ impl Package {
                 // which is what an empty file can sit in: nothing to read.
                 Ok(Box::new(io::empty()))
             }
-            (Handle::CabFile(name), Source::Cab(cabinet)) => cab::read_file(cabinet, name, at),
+            (Handle::CabFile(i), Source::Cab(cabinet)) => cab::read_file(cabinet, *i, at),
             (_, _) => Err(Error::Corrupt {
                 at,
                 format: self.kind.name(),
