@@ -1,13 +1,20 @@
-//! Cabinet (.cab) packages: listing and reading them with the `cab` crate
-//! (None, MSZIP and LZX folders), and writing new ones (MSZIP).
+//! Cabinet (.cab) packages: listing and reading them (None, MSZIP and LZX
+//! folders), and writing new ones (MSZIP) with the `cab` crate.
 //!
-//! The `cab` crate (0.6) can panic on crafted input, for example on a folder
-//! with no data blocks (fixed upstream after the last release). Every call
-//! into its reader runs under `contain`, which turns a panic into a
+//! Reading: the folder and file tables are read here, and None and MSZIP
+//! folders are decoded here too, one pass per folder (see `read_file`):
+//! the `cab` crate 0.6 restarts a folder for every file it opens. The crate
+//! still parses every cabinet (a cabinet it refuses is refused) and reads
+//! LZX folders.
+//!
+//! The `cab` crate can panic on crafted input, for example on a folder with
+//! no data blocks (fixed upstream after the last release). Every call into
+//! its reader runs under `contain`, which turns a panic into a
 //! corrupt-cabinet error and keeps the panic message off stderr.
 //!
 //! Names are stored with `\` separators; entries get `/` names like every
-//! other container, and `check_names` (in the parent module) refuses traversal.
+//! other container, and `check_names` (in the parent module) refuses
+//! traversal.
 
 use std::cell::Cell;
 use std::fs::File;

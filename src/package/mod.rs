@@ -428,8 +428,8 @@ impl Package {
                 Ok(Box::new(file))
             }
             (Handle::CabFile(_), _) if self.entries[index].size == 0 => {
-                // The `cab` crate panics on a folder with no data blocks,
-                // which is what an empty file can sit in: nothing to read.
+                // Nothing to read; and the `cab` crate (LZX folders) panics
+                // on a folder with no data blocks, where an empty file can sit.
                 Ok(Box::new(io::empty()))
             }
             (Handle::CabFile(i), Source::Cab(cabinet)) => cab::read_file(cabinet, *i, at),
