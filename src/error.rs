@@ -144,6 +144,47 @@ pub enum Error {
         /// The path given as both.
         path: PathBuf,
     },
+
+    /// A record of an artifact (its `.sha256`, its manifest, `SHA256SUMS`,
+    /// `index.json`) is missing, malformed, or disagrees with the artifact.
+    #[error("{at}: {reason}")]
+    Record {
+        /// The file or URL.
+        at: String,
+        /// What is wrong, with expected and actual values.
+        reason: String,
+    },
+
+    /// A different file is already published under the artifact's name.
+    #[error("{path}: a different file is already published under this name (published sha256 {existing}, new {new})", path = .path.display())]
+    AlreadyPublished {
+        /// The file in the web root.
+        path: PathBuf,
+        /// SHA-256 of the file there now.
+        existing: String,
+        /// SHA-256 of the artifact being published.
+        new: String,
+    },
+
+    /// An HTTP server answered with an error status.
+    #[error("{url}: HTTP {status} {reason}")]
+    HttpStatus {
+        /// The URL asked for (after redirects, the one that answered).
+        url: String,
+        /// The status code.
+        status: u16,
+        /// Its reason phrase.
+        reason: String,
+    },
+
+    /// A server could not be reached, or a transfer broke off.
+    #[error("{url}: {reason}")]
+    Network {
+        /// The URL.
+        url: String,
+        /// What happened: refused, timed out, closed early, TLS failure.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -170,6 +211,10 @@ impl Error {
             Error::Xml { .. } => "bad-xml",
             Error::Unmanaged { .. } => "sylink-unmanaged",
             Error::OutputIsInput { .. } => "output-is-input",
+            Error::Record { .. } => "bad-record",
+            Error::AlreadyPublished { .. } => "already-published",
+            Error::HttpStatus { .. } => "http-status",
+            Error::Network { .. } => "network",
         }
     }
 
@@ -205,6 +250,18 @@ impl Error {
                 "export the communication settings from the SEPM in managed mode (Clients > group > Export Communication Settings) and pass that file"
             }
             Error::OutputIsInput { .. } => "choose another output path with -o or --out-dir",
+            Error::Record { .. } => {
+                "publish what `sepkg transform` wrote, with its .sha256 and .manifest.json beside it unchanged; transform again to recreate them, or name the right record with --expect"
+            }
+            Error::AlreadyPublished { .. } => {
+                "pass --replace to replace the published file, or give the new package another name (sepkg transform -o NAME)"
+            }
+            Error::HttpStatus { .. } => {
+                "check the URL: 404 means no file at that path on the server (publish it there, or correct the URL); 401/403 mean the server refuses access"
+            }
+            Error::Network { .. } => {
+                "check that the server is running and reachable from here (host, port, firewall, HTTPS_PROXY/NO_PROXY); --timeout SECS allows a slow server more time"
+            }
         })
     }
 

@@ -22,6 +22,8 @@
 //! - [`sylink`]: validating and describing sylink.xml.
 //! - [`transform`]: the main job.
 //! - [`manifest`]: `OUT.manifest.json` and the `OUT.sha256` sidecar.
+//! - [`publish`]: the web root: artifacts, `SHA256SUMS`, `index.json`, `index.html`.
+//! - [`verify`]: checking artifacts, web roots and URLs against their records.
 //! - [`digest`]: SHA-256 helpers.
 //! - [`error`]: the error type and exit codes.
 //! - [`cli`]: argument parsing, output rendering, exit codes.
@@ -35,9 +37,11 @@ pub mod digest;
 pub mod error;
 pub mod manifest;
 pub mod package;
+pub mod publish;
 pub mod setaid;
 pub mod sylink;
 pub mod transform;
+pub mod verify;
 
 pub use error::{Error, ExitCode, Result};
 pub use package::{Kind, Package};

@@ -113,6 +113,10 @@ pub struct Manifest {
     pub schema: &'static str,
     /// `sepkg` and its version.
     pub tool: String,
+    /// The build time, only when `SOURCE_DATE_EPOCH` is set (see
+    /// [`built_from_env`]); absent otherwise, so outputs stay byte-identical.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub built: Option<String>,
     /// The input package.
     pub input: FileRecord,
     /// The output package.
@@ -144,6 +148,40 @@ impl Manifest {
 /// A `sha256sum -c` line: `<hex>  <name>\n`.
 pub fn sidecar_line(sha256: &str, name: &str) -> String {
     format!("{sha256}  {name}\n")
+}
+
+/// The build time from `SOURCE_DATE_EPOCH` (reproducible-builds.org: Unix
+/// seconds, UTC), as `YYYY-MM-DDTHH:MM:SSZ`; `None` when it is unset or
+/// empty. A malformed value is an error, as the specification asks, rather
+/// than a silently missing date.
+pub fn built_from_env() -> crate::Result<Option<String>> {
+    let value = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => return Ok(None),
+    };
+    let bad = || {
+        crate::Error::Usage(format!(
+            "SOURCE_DATE_EPOCH={value:?} is not a number of seconds since 1970-01-01 UTC; \
+             set it to one (for example $(git log -1 --format=%ct)) or unset it"
+        ))
+    };
+    let secs: i64 = value.trim().parse().map_err(|_| bad())?;
+    let at = time::OffsetDateTime::from_unix_timestamp(secs).map_err(|_| bad())?;
+    Ok(Some(rfc3339_utc(at)))
+}
+
+/// A UTC time as `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, whole seconds).
+pub fn rfc3339_utc(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
 }
 
 /// The tool name and version written into manifests.

@@ -423,6 +423,7 @@ pub fn write(
     let manifest = Manifest {
         schema: SCHEMA,
         tool: crate::manifest::tool(),
+        built: crate::manifest::built_from_env()?,
         input: input_record,
         output: output_record,
         product_version: plan.roots.iter().find_map(|r| r.product_version.clone()),

@@ -2,7 +2,9 @@
 //! (human or JSON), progress bars, and the exit code. The only module that
 //! prints.
 
+mod publish;
 mod transform;
+mod verify;
 
 use std::io::{IsTerminal, Write};
 
@@ -41,6 +43,12 @@ pub enum Command {
     /// Set KeepPreviousSetting=0, inject a managed sylink.xml, repack and hash.
     #[command(after_help = transform::AFTER_HELP)]
     Transform(transform::Args),
+    /// Copy packages into a web server's folder atomically, with SHA256SUMS, index.json and index.html.
+    #[command(after_help = publish::AFTER_HELP)]
+    Publish(publish::Args),
+    /// Check an artifact, a web root or a URL against its SHA-256 records.
+    #[command(after_help = verify::AFTER_HELP)]
+    Verify(verify::Args),
 }
 
 /// Runs the command and returns its exit code. Prints everything it prints.
@@ -51,6 +59,8 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let result = match cli.command {
         Command::Transform(args) => transform::run(args, &out),
+        Command::Publish(args) => publish::run(args, &out),
+        Command::Verify(args) => verify::run(args, &out),
     };
     match result {
         Ok(code) => code,

@@ -2,13 +2,17 @@
 #![allow(dead_code)]
 
 pub mod r#gen;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 /// The sepkg binary under test.
 pub fn sepkg() -> assert_cmd::Command {
-    assert_cmd::Command::cargo_bin("sepkg").unwrap()
+    let mut cmd = assert_cmd::Command::cargo_bin("sepkg").unwrap();
+    // A build machine may set it; the tests pin manifests made without it.
+    cmd.env_remove("SOURCE_DATE_EPOCH");
+    cmd
 }
 
 /// The repository's `fixtures/` folder.

@@ -1,0 +1,139 @@
+//! `sepkg publish`: arguments, config, report.
+
+use std::path::PathBuf;
+
+use super::Output;
+use crate::error::{ExitCode, Result};
+use crate::publish::{self, Action, BaseUrl, Options, Outcome};
+
+pub(crate) const AFTER_HELP: &str = "\
+What it does:
+  - Checks each ARTIFACT against the .sha256 and .manifest.json beside it (as sepkg transform
+    writes them) and refuses one that does not match.
+  - Copies it into WEBROOT under a hidden temporary name, fsyncs, then renames it into place, so
+    the web server never serves half a file; then its .sha256 and .manifest.json.
+  - Rewrites SHA256SUMS (sha256sum -c format), index.json and index.html for the whole folder.
+    If any rename fails, the renames already made are undone.
+Publishing the same artifact again changes nothing. A different file under a published name is
+refused unless --replace.
+
+Examples:
+  sepkg publish SEP14-x64-managed.zip --to /var/www/sep --base-url https://web.example.com/sep/
+  sepkg publish out/*.zip --to /var/www/sep --json
+
+Exit codes: 0 published (or already published), 2 error (the web root is left as it was).";
+
+/// `sepkg publish` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Packages written by `sepkg transform`, each with its .sha256 and .manifest.json beside it.
+    #[arg(required = true, value_name = "ARTIFACT")]
+    artifacts: Vec<PathBuf>,
+    /// The web server's folder (it must exist).
+    #[arg(long, value_name = "WEBROOT")]
+    to: PathBuf,
+    /// The URL of WEBROOT on the web server, to print the exact URL for the SEPM wizard.
+    /// Remembered in index.json for later publishes.
+    #[arg(long, value_name = "URL", value_parser = BaseUrl::parse)]
+    base_url: Option<BaseUrl>,
+    /// Replace a different file already published under the same name.
+    #[arg(long)]
+    replace: bool,
+}
+
+pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
+    let opts = Options {
+        webroot: args.to,
+        base_url: args.base_url,
+        replace: args.replace,
+    };
+    let bar = out.progress();
+    let outcome = publish::publish(&args.artifacts, &opts, &bar)?;
+    if out.json {
+        out.print_json(&serde_json::json!({
+            "webroot": outcome.webroot.display().to_string(),
+            "base_url": outcome.index.base_url,
+            "changed": !outcome.written.is_empty(),
+            "written": outcome.written,
+            "packages": outcome.packages,
+            "index": outcome.index,
+        }))?;
+    } else {
+        out.print(&human(&outcome))?;
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn human(o: &Outcome) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    for p in &o.packages {
+        let e = &p.entry;
+        match &p.action {
+            Action::Added => {
+                let _ = writeln!(
+                    s,
+                    "published {} -> {}",
+                    p.source.display(),
+                    p.path.display()
+                );
+            }
+            Action::Replaced { previous_sha256 } => {
+                let _ = writeln!(
+                    s,
+                    "replaced  {} -> {} (was sha256 {previous_sha256})",
+                    p.source.display(),
+                    p.path.display()
+                );
+            }
+            Action::Unchanged => {
+                let _ = writeln!(
+                    s,
+                    "unchanged {}: already published with the same bytes, nothing written",
+                    p.path.display()
+                );
+            }
+        }
+        let version = e.product_version.as_deref().unwrap_or("unknown");
+        let _ = writeln!(
+            s,
+            "  {} bytes, product version {version}, sha256 {}",
+            e.size, e.sha256
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nURL for the SEPM wizard (Clients > Upgrade Clients with Package > \"Download from the following URL (http or https)\"):"
+    );
+    for p in &o.packages {
+        match &p.entry.url {
+            Some(url) => {
+                let _ = writeln!(s, "  {url}");
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "  (the web root's URL)/{}  -- pass --base-url https://SERVER/PATH/ to print it exactly",
+                    p.entry.name
+                );
+            }
+        }
+    }
+    let count = o.index.packages.len();
+    let plural = if count == 1 { "" } else { "s" };
+    if o.written.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n{}: {count} package{plural}; nothing to do, nothing written",
+            o.webroot.display()
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "\n{}: {count} package{plural}; wrote {}",
+            o.webroot.display(),
+            o.written.join(", ")
+        );
+    }
+    s
+}

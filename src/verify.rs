@@ -1,0 +1,829 @@
+//! `sepkg verify`: recompute SHA-256 and compare it with the records.
+//!
+//! Three kinds of target:
+//! - an **artifact**: against the `.sha256` and `.manifest.json` beside it
+//!   (and `--expect FILE`);
+//! - a **web root**: every file in `SHA256SUMS` and every package in
+//!   `index.json` (artifact, sidecar, manifest), plus files present that no
+//!   record lists and listed files that are missing;
+//! - an **`http://` or `https://` URL**: downloaded as a stream (never held in
+//!   memory), hashed as it arrives, and compared with `--expect FILE` (a
+//!   sidecar, a manifest, an `index.json` or the artifact itself) or with the
+//!   `index.json` beside the URL on the server.
+//!
+//! A mismatch is not an error: it is a [`Report`] with failed [`Check`]s
+//! (exit 1). An error (unreachable server, HTTP error status, unreadable
+//! file) is an [`Error`] (exit 2).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::digest::{Digest, HashingReader};
+use crate::error::{Error, Result};
+use crate::publish::{
+    self, INDEX_HTML, INDEX_JSON, Index, SUMS, hash_file, parse_index, parse_manifest,
+    parse_sidecar, parse_sums, read_record,
+};
+use crate::transform::with_suffix;
+
+/// What was compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Field {
+    /// The SHA-256.
+    Sha256,
+    /// The size in bytes.
+    Size,
+    /// The file name a record gives.
+    Name,
+    /// Whether a listed file exists.
+    Present,
+    /// Whether a present file is listed.
+    Listed,
+}
+
+/// One comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// The file or URL checked.
+    pub subject: String,
+    /// The record it is checked against.
+    pub record: String,
+    /// What is compared.
+    pub field: Field,
+    /// What the record says.
+    pub expected: String,
+    /// What was found.
+    pub got: String,
+    /// True when they agree.
+    pub ok: bool,
+}
+
+impl Check {
+    fn new(
+        subject: &str,
+        record: &str,
+        field: Field,
+        expected: impl ToString,
+        got: impl ToString,
+    ) -> Check {
+        let (expected, got) = (expected.to_string(), got.to_string());
+        Check {
+            subject: subject.to_string(),
+            record: record.to_string(),
+            field,
+            ok: expected == got,
+            expected,
+            got,
+        }
+    }
+}
+
+/// The kind of target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// A file.
+    Artifact,
+    /// A published folder.
+    Webroot,
+    /// A URL.
+    Url,
+}
+
+/// The result of verifying a target.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The target as given.
+    pub target: String,
+    /// What it is.
+    pub kind: TargetKind,
+    /// True when every check passed.
+    pub verified: bool,
+    /// Artifact and URL: what was downloaded or read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+    /// URL: the URL that answered, after redirects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_url: Option<String>,
+    /// URL: each redirect followed, in order (empty when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirects: Option<Vec<String>>,
+    /// Every comparison made.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    fn new(target: &str, kind: TargetKind, checks: Vec<Check>) -> Report {
+        Report {
+            target: target.to_string(),
+            kind,
+            verified: checks.iter().all(|c| c.ok),
+            digest: None,
+            final_url: None,
+            redirects: None,
+            checks,
+        }
+    }
+
+    /// The checks that failed.
+    pub fn mismatches(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.ok)
+    }
+}
+
+/// What a record says a file should be.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// Where the record is (file or URL), for reports.
+    pub record: String,
+    /// The size, when the record gives one (a sidecar does not).
+    pub size: Option<u64>,
+    /// The SHA-256.
+    pub sha256: String,
+}
+
+/// HTTP settings.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Connecting, waiting for a response, and each read of the body (a
+    /// stalled transfer) may each take this long.
+    pub timeout: Duration,
+    /// A PEM file of certificate authorities to trust for https instead of
+    /// the public web PKI roots (Mozilla's, built in): for a web server
+    /// whose certificate comes from an internal CA.
+    pub ca_cert: Option<std::path::PathBuf>,
+}
+
+/// Verifies `target`: a URL, a folder (web root) or a file (artifact).
+pub fn run(
+    target: &str,
+    expect: Option<&Path>,
+    http: &HttpOptions,
+    progress: &dyn crate::Progress,
+) -> Result<Report> {
+    if is_url(target) {
+        return url(target, expect, http, progress);
+    }
+    let path = Path::new(target);
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot read", e))?;
+    if meta.is_dir() {
+        if expect.is_some() {
+            return Err(Error::Usage(
+                "--expect applies to an artifact or a URL; a web root is checked against its own SHA256SUMS and index.json".into(),
+            ));
+        }
+        webroot(path, progress)
+    } else {
+        artifact(path, expect, progress)
+    }
+}
+
+/// True for an `http://` or `https://` target.
+pub fn is_url(target: &str) -> bool {
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// The record in `--expect FILE`, for the artifact called `name`. Told apart
+/// by content: a sepkg manifest, a sepkg `index.json`, a sidecar, or else the
+/// artifact itself (hashed).
+pub fn load_expected(file: &Path, name: &str) -> Result<Expected> {
+    let record = file.display().to_string();
+    let meta = std::fs::metadata(file).map_err(|e| Error::io(file, "cannot read", e))?;
+    if meta.len() <= publish::MAX_RECORD {
+        let bytes = read_record(file)?;
+        if let Some(e) = expected_from_record(&bytes, &record, name)? {
+            return Ok(e);
+        }
+    }
+    let d = crate::digest::of_file(file)?;
+    Ok(Expected {
+        record,
+        size: Some(d.size),
+        sha256: d.sha256,
+    })
+}
+
+/// A manifest, index or sidecar in `bytes`; `None` when it is none of them.
+fn expected_from_record(bytes: &[u8], record: &str, name: &str) -> Result<Option<Expected>> {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        if value.get("output").is_some() {
+            let m = parse_manifest(bytes, record)?;
+            return Ok(Some(Expected {
+                record: record.to_string(),
+                size: Some(m.output.size),
+                sha256: m.output.sha256,
+            }));
+        }
+        if value.get("packages").is_some() {
+            let index = parse_index(bytes, record)?;
+            return expected_from_index(&index, record, name).map(Some);
+        }
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(bytes);
+    Ok(parse_sidecar(&text).ok().map(|(sha256, _)| Expected {
+        record: record.to_string(),
+        size: None,
+        sha256,
+    }))
+}
+
+fn expected_from_index(index: &Index, record: &str, name: &str) -> Result<Expected> {
+    let entry = index
+        .packages
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| Error::Record {
+            at: record.to_string(),
+            reason: format!(
+                "lists no package named {name:?} (it lists: {}); give the record with --expect FILE",
+                index
+                    .packages
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+    Ok(Expected {
+        record: record.to_string(),
+        size: Some(entry.size),
+        sha256: entry.sha256.clone(),
+    })
+}
+
+fn compare(subject: &str, expected: &Expected, got: &Digest, checks: &mut Vec<Check>) {
+    if let Some(size) = expected.size {
+        checks.push(Check::new(
+            subject,
+            &expected.record,
+            Field::Size,
+            size,
+            got.size,
+        ));
+    }
+    checks.push(Check::new(
+        subject,
+        &expected.record,
+        Field::Sha256,
+        &expected.sha256,
+        &got.sha256,
+    ));
+}
+
+/// Verifies one file against the records beside it and `expect`.
+pub fn artifact(
+    path: &Path,
+    expect: Option<&Path>,
+    progress: &dyn crate::Progress,
+) -> Result<Report> {
+    let subject = path.display().to_string();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let sidecar = with_suffix(path, ".sha256");
+    let manifest = with_suffix(path, ".manifest.json");
+    if !sidecar.is_file() && !manifest.is_file() && expect.is_none() {
+        return Err(Error::Record {
+            at: subject,
+            reason: format!(
+                "nothing to check it against: no {name}.sha256 or {name}.manifest.json beside it"
+            ),
+        });
+    }
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, "cannot read", e))?
+        .len();
+    progress.start(size, &format!("hashing {name}"));
+    let got = hash_file(path, progress)?;
+    progress.finish();
+
+    let mut checks = Vec::new();
+    if sidecar.is_file() {
+        let record = sidecar.display().to_string();
+        let text = String::from_utf8_lossy(&read_record(&sidecar)?).into_owned();
+        let (sha256, named) = parse_sidecar(&text).map_err(|reason| Error::Record {
+            at: record.clone(),
+            reason,
+        })?;
+        if let Some(named) = named {
+            checks.push(Check::new(&subject, &record, Field::Name, named, &name));
+        }
+        checks.push(Check::new(
+            &subject,
+            &record,
+            Field::Sha256,
+            sha256,
+            &got.sha256,
+        ));
+    }
+    if manifest.is_file() {
+        let record = manifest.display().to_string();
+        let m = parse_manifest(&read_record(&manifest)?, &record)?;
+        checks.push(Check::new(
+            &subject,
+            &record,
+            Field::Name,
+            &m.output.name,
+            &name,
+        ));
+        checks.push(Check::new(
+            &subject,
+            &record,
+            Field::Size,
+            m.output.size,
+            got.size,
+        ));
+        checks.push(Check::new(
+            &subject,
+            &record,
+            Field::Sha256,
+            &m.output.sha256,
+            &got.sha256,
+        ));
+    }
+    if let Some(file) = expect {
+        compare(&subject, &load_expected(file, &name)?, &got, &mut checks);
+    }
+    let mut report = Report::new(&subject, TargetKind::Artifact, checks);
+    report.digest = Some(got);
+    Ok(report)
+}
+
+/// Verifies a web root written by `sepkg publish`.
+pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
+    let target = dir.display().to_string();
+    let sums_path = dir.join(SUMS);
+    let index_path = dir.join(INDEX_JSON);
+    if !sums_path.is_file() && !index_path.is_file() {
+        return Err(Error::Record {
+            at: target,
+            reason: format!("not a web root published by sepkg: no {SUMS} or {INDEX_JSON} in it"),
+        });
+    }
+    let sums_at = sums_path.display().to_string();
+    let index_at = index_path.display().to_string();
+    let mut checks = Vec::new();
+    let sums = if sums_path.is_file() {
+        let text = String::from_utf8_lossy(&read_record(&sums_path)?).into_owned();
+        Some(parse_sums(&text, &sums_at)?)
+    } else {
+        checks.push(Check::new(
+            SUMS,
+            &target,
+            Field::Present,
+            "present",
+            "missing",
+        ));
+        None
+    };
+    let index = if index_path.is_file() {
+        Some(parse_index(&read_record(&index_path)?, &index_at)?)
+    } else {
+        checks.push(Check::new(
+            INDEX_JSON,
+            &target,
+            Field::Present,
+            "present",
+            "missing",
+        ));
+        None
+    };
+    if index.is_some() && !dir.join(INDEX_HTML).is_file() {
+        checks.push(Check::new(
+            INDEX_HTML,
+            &target,
+            Field::Present,
+            "present",
+            "missing",
+        ));
+    }
+
+    // Every name any record lists; each file is hashed once.
+    let mut listed: BTreeSet<String> = [SUMS, INDEX_JSON, INDEX_HTML]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (name, _) in sums.iter().flatten() {
+        listed.insert(name.clone());
+    }
+    for p in index.iter().flat_map(|i| i.packages.iter()) {
+        listed.insert(p.name.clone());
+        listed.insert(p.sha256_file.clone());
+        listed.insert(p.manifest_file.clone());
+    }
+    let total: u64 = listed
+        .iter()
+        .filter_map(|n| std::fs::metadata(dir.join(n)).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
+    progress.start(total, "hashing the web root");
+    let mut digests: BTreeMap<String, Option<Digest>> = BTreeMap::new();
+    for name in &listed {
+        let path = dir.join(name);
+        let d = match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() => Some(hash_file(&path, progress)?),
+            _ => None,
+        };
+        digests.insert(name.clone(), d);
+    }
+    progress.finish();
+    let digest_of = |name: &str| digests.get(name).cloned().flatten();
+
+    for (name, sha) in sums.iter().flatten() {
+        match digest_of(name) {
+            Some(d) => checks.push(Check::new(name, SUMS, Field::Sha256, sha, &d.sha256)),
+            None => checks.push(Check::new(name, SUMS, Field::Present, "present", "missing")),
+        }
+    }
+    for p in index.iter().flat_map(|i| i.packages.iter()) {
+        let Some(d) = digest_of(&p.name) else {
+            checks.push(Check::new(
+                &p.name,
+                INDEX_JSON,
+                Field::Present,
+                "present",
+                "missing",
+            ));
+            continue;
+        };
+        checks.push(Check::new(&p.name, INDEX_JSON, Field::Size, p.size, d.size));
+        checks.push(Check::new(
+            &p.name,
+            INDEX_JSON,
+            Field::Sha256,
+            &p.sha256,
+            &d.sha256,
+        ));
+        if let Some(sums) = &sums {
+            let in_sums = sums.iter().any(|(n, _)| n == &p.name);
+            checks.push(Check::new(
+                &p.name,
+                SUMS,
+                Field::Listed,
+                "listed",
+                if in_sums { "listed" } else { "not listed" },
+            ));
+        }
+        let sidecar_path = dir.join(&p.sha256_file);
+        if sidecar_path.is_file() {
+            let text = String::from_utf8_lossy(&read_record(&sidecar_path)?).into_owned();
+            match parse_sidecar(&text) {
+                Ok((sha, named)) => {
+                    if let Some(named) = named {
+                        checks.push(Check::new(
+                            &p.name,
+                            &p.sha256_file,
+                            Field::Name,
+                            named,
+                            &p.name,
+                        ));
+                    }
+                    checks.push(Check::new(
+                        &p.name,
+                        &p.sha256_file,
+                        Field::Sha256,
+                        sha,
+                        &d.sha256,
+                    ));
+                }
+                Err(reason) => checks.push(Check::new(
+                    &p.sha256_file,
+                    &p.sha256_file,
+                    Field::Sha256,
+                    "a sha256sum line",
+                    reason,
+                )),
+            }
+        } else {
+            checks.push(Check::new(
+                &p.sha256_file,
+                INDEX_JSON,
+                Field::Present,
+                "present",
+                "missing",
+            ));
+        }
+        let manifest_path = dir.join(&p.manifest_file);
+        if manifest_path.is_file() {
+            let at = manifest_path.display().to_string();
+            match parse_manifest(&read_record(&manifest_path)?, &at) {
+                Ok(m) => {
+                    checks.push(Check::new(
+                        &p.name,
+                        &p.manifest_file,
+                        Field::Size,
+                        m.output.size,
+                        d.size,
+                    ));
+                    checks.push(Check::new(
+                        &p.name,
+                        &p.manifest_file,
+                        Field::Sha256,
+                        m.output.sha256,
+                        &d.sha256,
+                    ));
+                }
+                Err(e) => checks.push(Check::new(
+                    &p.manifest_file,
+                    &p.manifest_file,
+                    Field::Sha256,
+                    "a sepkg manifest",
+                    e.to_string(),
+                )),
+            }
+        } else {
+            checks.push(Check::new(
+                &p.manifest_file,
+                INDEX_JSON,
+                Field::Present,
+                "present",
+                "missing",
+            ));
+        }
+    }
+
+    // Whatever the server would also serve: leftovers of an interrupted
+    // publish (hidden `.NAME.*.part`), stray uploads, folders.
+    let mut present: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, "cannot list", e))?
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let mut n = e.file_name().to_string_lossy().into_owned();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                n.push('/');
+            }
+            n
+        })
+        .collect();
+    present.sort();
+    for name in present.iter().filter(|n| !listed.contains(*n)) {
+        checks.push(Check::new(
+            name,
+            &format!("{SUMS} and {INDEX_JSON}"),
+            Field::Listed,
+            "listed",
+            "not listed",
+        ));
+    }
+    Ok(Report::new(&target, TargetKind::Webroot, checks))
+}
+
+fn agent(http: &HttpOptions) -> Result<ureq::Agent> {
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(path) = &http.ca_cert {
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&load_ca(path)?));
+    }
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .save_redirect_history(true)
+        .max_redirects(10)
+        .timeout_resolve(Some(http.timeout))
+        .timeout_connect(Some(http.timeout))
+        .timeout_recv_response(Some(http.timeout))
+        .timeout_per_read(Some(http.timeout))
+        .user_agent(format!("sepkg/{}", env!("CARGO_PKG_VERSION")))
+        // The hash must be of the bytes a SEP client gets: no compression.
+        .accept_encoding("identity")
+        .tls_config(tls.build())
+        .build();
+    Ok(ureq::Agent::new_with_config(config))
+}
+
+/// The certificates in a PEM file.
+fn load_ca(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
+    let bytes = read_record(path)?;
+    let bad = |reason: String| Error::Record {
+        at: path.display().to_string(),
+        reason,
+    };
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&bytes) {
+        match item.map_err(|e| bad(format!("not a PEM file: {e}")))? {
+            ureq::tls::PemItem::Certificate(c) => certs.push(c),
+            _ => continue,
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad(
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    Ok(certs)
+}
+
+fn network_error(url: &str, e: ureq::Error) -> Error {
+    let reason = match e {
+        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+        ureq::Error::HostNotFound => "host not found".to_string(),
+        ureq::Error::ConnectionFailed => "cannot connect".to_string(),
+        ureq::Error::TooManyRedirects => "too many redirects (more than 10)".to_string(),
+        ureq::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                "connection refused: nothing listens on that host and port".to_string()
+            }
+            // rustls reports a failed handshake as invalid data.
+            std::io::ErrorKind::InvalidData
+                if url
+                    .get(..8)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("https://")) =>
+            {
+                format!(
+                    "TLS handshake failed: {io} (does the server speak HTTPS on that port, with a certificate for that name from a CA sepkg trusts? For an internal CA, pass --ca-cert CA.pem)"
+                )
+            }
+            _ => io.to_string(),
+        },
+        ureq::Error::Rustls(tls) => format!("TLS failed: {tls}"),
+        other => other.to_string(),
+    };
+    Error::Network {
+        url: url.to_string(),
+        reason,
+    }
+}
+
+/// GETs `url`, following redirects; refuses an error status.
+fn get(agent: &ureq::Agent, url: &str) -> Result<ureq::http::Response<ureq::Body>> {
+    use ureq::ResponseExt;
+    let response = agent.get(url).call().map_err(|e| network_error(url, e))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(Error::HttpStatus {
+            url: response.get_uri().to_string(),
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_string(),
+        });
+    }
+    Ok(response)
+}
+
+/// The URL's last path segment, percent-decoded: the artifact's name.
+fn url_file_name(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let authority = path.find("://").map_or(0, |i| i + 3);
+    let path = match path[authority..].find('/') {
+        Some(i) => &path[authority + i..],
+        None => "",
+    };
+    let last = path.rsplit('/').next().unwrap_or("");
+    let bytes = last.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(v) = last
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `index.json` beside `url`: the same folder on the server.
+pub fn index_url(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let authority = path.find("://").map_or(0, |i| i + 3);
+    match path[authority..].rfind('/') {
+        Some(i) => format!("{}/{INDEX_JSON}", &path[..authority + i]),
+        None => format!("{path}/{INDEX_JSON}"),
+    }
+}
+
+/// Downloads `url` as a stream and compares it with the record.
+pub fn url(
+    url: &str,
+    expect: Option<&Path>,
+    http: &HttpOptions,
+    progress: &dyn crate::Progress,
+) -> Result<Report> {
+    use ureq::ResponseExt;
+    let agent = agent(http)?;
+    let name = url_file_name(url);
+    if name.is_empty() {
+        return Err(Error::Usage(format!(
+            "{url}: give the URL of a package file, not of a folder"
+        )));
+    }
+    let expected = match expect {
+        Some(file) => load_expected(file, &name)?,
+        None => {
+            let index_url = index_url(url);
+            let response = get(&agent, &index_url).map_err(|e| match e {
+                Error::HttpStatus { url, status, reason } => Error::HttpStatus {
+                    url,
+                    status,
+                    reason: format!(
+                        "{reason} (fetching the index beside the package, to know what to expect; give --expect FILE instead)"
+                    ),
+                },
+                e => e,
+            })?;
+            let mut bytes = Vec::new();
+            response
+                .into_body()
+                .into_reader()
+                .take(publish::MAX_RECORD + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::Network {
+                    url: index_url.clone(),
+                    reason: format!("download broke off: {e}"),
+                })?;
+            if bytes.len() as u64 > publish::MAX_RECORD {
+                return Err(Error::Record {
+                    at: index_url,
+                    reason: format!(
+                        "larger than {} bytes: not a sepkg index.json",
+                        publish::MAX_RECORD
+                    ),
+                });
+            }
+            let index = parse_index(&bytes, &index_url)?;
+            expected_from_index(&index, &index_url, &name)?
+        }
+    };
+
+    let response = get(&agent, url)?;
+    let final_url = response.get_uri().to_string();
+    let redirects: Vec<String> = response
+        .get_redirect_history()
+        .map(|h| h.iter().skip(1).map(|u| u.to_string()).collect())
+        .unwrap_or_default();
+    let announced = response.body().content_length();
+    progress.start(announced.unwrap_or(0), &format!("downloading {name}"));
+    let mut reader = HashingReader::new(response.into_body().into_reader());
+    let mut buf = vec![0u8; 1 << 20];
+    let mut got_bytes: u64 = 0;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                got_bytes += n as u64;
+                progress.advance(n as u64);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                progress.finish();
+                let of = announced
+                    .map(|a| format!(" of the {a} announced"))
+                    .unwrap_or_default();
+                return Err(Error::Network {
+                    url: final_url,
+                    reason: format!("download broke off after {got_bytes} bytes{of}: {e}"),
+                });
+            }
+        }
+    }
+    progress.finish();
+    let got = reader.finish();
+    let mut checks = Vec::new();
+    compare(url, &expected, &got, &mut checks);
+    let mut report = Report::new(url, TargetKind::Url, checks);
+    report.digest = Some(got);
+    report.final_url = Some(final_url);
+    report.redirects = Some(redirects);
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_beside() {
+        assert_eq!(
+            index_url("http://h:8/a/b/X.zip"),
+            "http://h:8/a/b/index.json"
+        );
+        assert_eq!(index_url("http://h/X.zip?x=1"), "http://h/index.json");
+        assert_eq!(index_url("http://h"), "http://h/index.json");
+    }
+
+    #[test]
+    fn names_from_urls() {
+        assert_eq!(url_file_name("http://h/a/SEP%2014.zip?x"), "SEP 14.zip");
+        assert_eq!(url_file_name("http://h/a/"), "");
+        assert_eq!(url_file_name("http://h:80"), "");
+    }
+
+    #[test]
+    fn urls() {
+        assert!(is_url("HTTPS://x"));
+        assert!(is_url("http://x"));
+        assert!(!is_url("./http"));
+    }
+}
