@@ -580,13 +580,23 @@ pub fn run(
         && let Some(sig) = &stub.signature
     {
         plan.warnings.push(Warning {
-                code: "exe-signature-invalidated",
-                entry: file_name(&stub.source),
-                message: format!(
-                    "the stub carried an Authenticode signature ({} bytes at offset {}); a new payload makes it invalid, so the output has none: sign the output again (signtool or osslsigncode) if clients or policies require a signed setup.exe",
-                    sig.size, sig.offset
-                ),
-            });
+            code: "exe-signature-invalidated",
+            entry: file_name(&stub.source),
+            message: format!(
+                "the stub carried an Authenticode signature ({} bytes at offset {}); a new payload makes it invalid, so the output has none: sign the output again (signtool or osslsigncode) if clients or policies require a signed setup.exe",
+                sig.size, sig.offset
+            ),
+        });
+    }
+    if let Some(sig) = pkg.container_info().cab.and_then(|c| c.signature) {
+        plan.warnings.push(Warning {
+            code: "cab-signature-invalidated",
+            entry: file_name(input),
+            message: format!(
+                "the cabinet carried an Authenticode signature ({} bytes at offset {}); the rewritten package cannot keep it, so the output has none: sign the output again if it must be signed",
+                sig.size, sig.offset
+            ),
+        });
     }
     write(
         &mut pkg,

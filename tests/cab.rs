@@ -454,3 +454,83 @@ fn multi_block_mszip_folder_reads_back_exactly() {
         }
     }
 }
+
+/// A cabinet signed with osslsigncode (a throwaway certificate made here):
+/// the signature is found, the transform says it is gone, and the output
+/// is a clean unsigned cabinet.
+#[test]
+fn signed_cabinet_loses_its_signature_and_says_so() {
+    for tool in ["openssl", "osslsigncode"] {
+        if !have(tool) {
+            eprintln!("SKIPPED: {tool} is not installed; the signed-cabinet test needs it");
+            return;
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(input) = gcab_package(tmp.path(), "SEP.cab", true) else {
+        return;
+    };
+    let (key, crt) = (tmp.path().join("t.key"), tmp.path().join("t.crt"));
+    let o = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=sepkg throwaway test"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", text(&o));
+    let signed = tmp.path().join("signed.cab");
+    let o = Command::new("osslsigncode")
+        .arg("sign")
+        .arg("-certs")
+        .arg(&crt)
+        .arg("-key")
+        .arg(&key)
+        .arg("-in")
+        .arg(&input)
+        .arg("-out")
+        .arg(&signed)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", text(&o));
+
+    let pkg = sepkg::Package::open(&signed).unwrap();
+    let info = pkg.container_info().cab.unwrap();
+    assert_eq!(info.compression, ["mszip"]);
+    assert_eq!(info.header_reserve_size, 20);
+    let sig = info.signature.expect("the cabinet's signature is found");
+    assert_eq!(
+        sig.offset + sig.size,
+        std::fs::metadata(&signed).unwrap().len()
+    );
+    assert!(
+        sepkg::Package::open(&input)
+            .unwrap()
+            .container_info()
+            .cab
+            .unwrap()
+            .signature
+            .is_none()
+    );
+
+    let out = tmp.path().join("out.cab");
+    let o = transform(&signed, &out, &[]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("warning: signed.cab: the cabinet carried an Authenticode signature"),
+        "{stdout}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("out.cab.manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["warnings"][0]["code"], "cab-signature-invalidated");
+    check_tool("cabextract", &["-t"], &out);
+    if let Some(files) = cabextract(&out, &tmp.path().join("x")) {
+        assert_eq!(files, expected_files());
+    }
+}

@@ -178,6 +178,54 @@ pub(crate) struct CabSource {
     stream: Option<FolderStream>,
 }
 
+/// Facts about a cabinet, for reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CabInfo {
+    /// The number of folders (compression units).
+    pub folders: usize,
+    /// Each folder's compression: `none`, `mszip`, `quantum` or `lzx`.
+    pub compression: Vec<&'static str>,
+    /// The size of the header's reserve area (where signing tools put
+    /// the Authenticode signature's location).
+    pub header_reserve_size: usize,
+    /// The Authenticode signature, when the reserve area points at one
+    /// after the cabinet's data (as `signtool` and `osslsigncode` write it).
+    pub signature: Option<super::exe::Signature>,
+}
+
+impl CabSource {
+    /// What [`CabInfo`] says about this cabinet.
+    pub(crate) fn info(&self) -> CabInfo {
+        let r = &self.tables.header_reserve;
+        // MS-CAB signing layout: a 20-byte reserve whose bytes 4..8 and
+        // 8..12 are the signature's offset and size within the cabinet file.
+        let signature = (r.len() == 20)
+            .then(|| {
+                let offset = u64::from(u32::from_le_bytes([r[4], r[5], r[6], r[7]]));
+                let size = u64::from(u32::from_le_bytes([r[8], r[9], r[10], r[11]]));
+                (offset > 0 && size > 0 && offset + size <= self.len)
+                    .then_some(super::exe::Signature { offset, size })
+            })
+            .flatten();
+        CabInfo {
+            folders: self.tables.folders.len(),
+            compression: self
+                .tables
+                .folders
+                .iter()
+                .map(|f| match f.method {
+                    0 => "none",
+                    1 => "mszip",
+                    2 => "quantum",
+                    _ => "lzx",
+                })
+                .collect(),
+            header_reserve_size: r.len(),
+            signature,
+        }
+    }
+}
+
 /// The cabinet's folder and file tables. Read here because the `cab` crate
 /// keeps a file's folder and offset private, and those are what streaming
 /// a folder once (instead of once per file) needs.
@@ -185,6 +233,7 @@ struct Tables {
     folders: Vec<FolderInfo>,
     files: Vec<FileInfo>,
     data_reserve: usize,
+    header_reserve: Vec<u8>,
 }
 
 struct FolderInfo {
@@ -226,13 +275,15 @@ impl Tables {
         let files_at = u32::from_le_bytes([header[16], header[17], header[18], header[19]]);
         let (n_folders, n_files, flags) = (u16_at(26), u16_at(28), u16_at(30));
         let (mut folder_reserve, mut data_reserve) = (0usize, 0usize);
+        let mut header_reserve = Vec::new();
         if flags & 0x4 != 0 {
-            let header_reserve = read_u16(r)?;
+            let size = read_u16(r)?;
             let mut b = [0u8; 2];
             r.read_exact(&mut b)?;
             folder_reserve = usize::from(b[0]);
             data_reserve = usize::from(b[1]);
-            r.seek_relative(i64::from(header_reserve))?;
+            header_reserve = vec![0u8; usize::from(size)];
+            r.read_exact(&mut header_reserve)?;
         }
         let mut folders = Vec::with_capacity(usize::from(n_folders));
         for _ in 0..n_folders {
@@ -284,6 +335,7 @@ impl Tables {
             folders,
             files,
             data_reserve,
+            header_reserve,
         })
     }
 }

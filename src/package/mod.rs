@@ -321,11 +321,16 @@ impl Package {
 
     /// Facts about the container itself, for reports: for a single-file
     /// .exe, its stub, payload, Authenticode signature and 7-Zip SFX
-    /// settings (see [`exe::ExeInfo`]).
+    /// settings (see [`exe::ExeInfo`]); for a cabinet (or a cabinet
+    /// payload), its folders and signature (see [`cab::CabInfo`]).
     pub fn container_info(&self) -> ContainerInfo {
         ContainerInfo {
             kind: self.kind,
             exe: self.exe.clone(),
+            cab: match &self.source {
+                Source::Cab(src) => Some(src.info()),
+                _ => None,
+            },
         }
     }
 
@@ -466,6 +471,10 @@ pub struct ContainerInfo {
     /// For a single-file .exe: its stub, payload, signature and SFX settings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exe: Option<exe::ExeInfo>,
+    /// For a cabinet, or an .exe whose payload is one: folders,
+    /// compression, and an Authenticode signature of the cabinet itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cab: Option<cab::CabInfo>,
 }
 
 /// Splits `"a/b/c.ini"` into `("a/b/", "c.ini")`.
