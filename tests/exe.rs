@@ -526,3 +526,54 @@ fn seven_zip_payload_is_refused_clearly() {
     );
     assert_eq!(info.sfx_config.unwrap().settings[1].value, "setup.exe");
 }
+
+/// A signed 32-bit (PE32) stub with a zip payload: the
+/// certificate-table entry sits 16 bytes earlier than in PE32+, and is
+/// found and zeroed there.
+#[test]
+fn signed_pe32_exe_is_handled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let unsigned = tmp.path().join("x86-setup.exe");
+    std::fs::write(
+        &unsigned,
+        [fx::pe32_stub(), fx::zip(&fx::example_files())].concat(),
+    )
+    .unwrap();
+    let info = sepkg::package::exe::inspect(&unsigned).unwrap();
+    assert_eq!((info.pe_format, info.machine.as_str()), ("PE32", "0x14c"));
+    assert_eq!(info.stub_size, 1024);
+    let Some(input) = sign(tmp.path(), &unsigned) else {
+        return;
+    };
+    let signed = std::fs::read(&input).unwrap();
+    let sig = sepkg::package::exe::inspect(&input)
+        .unwrap()
+        .signature
+        .unwrap();
+    assert_eq!(sig.offset + sig.size, signed.len() as u64);
+    const PE32_SECURITY_DIR_AT: usize = 0x58 + 96 + 4 * 8;
+    assert_eq!(
+        u32::from_le_bytes(
+            signed[PE32_SECURITY_DIR_AT..PE32_SECURITY_DIR_AT + 4]
+                .try_into()
+                .unwrap()
+        ) as u64,
+        sig.offset
+    );
+
+    let out = tmp.path().join("setup.exe");
+    let o = transform(&input, &out, &[]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(text(&o).0.contains("Authenticode"), "{:?}", text(&o));
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(
+        &bytes[PE32_SECURITY_DIR_AT..PE32_SECURITY_DIR_AT + 8],
+        &[0u8; 8]
+    );
+    let field = u32::from_le_bytes(bytes[CHECKSUM_AT..CHECKSUM_AT + 4].try_into().unwrap());
+    assert_eq!(field, pe_checksum(&bytes));
+    let mut files = support::unzip(&bytes);
+    files.sort();
+    assert_eq!(files, expected_files());
+    zip_tools_accept(&out);
+}

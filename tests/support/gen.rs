@@ -425,3 +425,50 @@ pub fn sfx_config(program: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// The 32-bit (PE32, x86) twin of [`pe_stub`]: most self-extractor stubs
+/// are 32-bit programs, and PE32 puts the data directories 16 bytes
+/// earlier. Same layout otherwise (1024 bytes, one `.text` section).
+pub fn pe32_stub() -> Vec<u8> {
+    let mut b = vec![0u8; 0x400];
+    let put16 =
+        |b: &mut Vec<u8>, at: usize, v: u16| b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let put32 =
+        |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    b[0..2].copy_from_slice(b"MZ");
+    put32(&mut b, 0x3C, 0x40);
+    b[0x40..0x44].copy_from_slice(b"PE\0\0");
+    put16(&mut b, 0x44, 0x14c); // i386
+    put16(&mut b, 0x46, 1);
+    put16(&mut b, 0x54, 224);
+    put16(&mut b, 0x56, 0x0102); // EXECUTABLE_IMAGE | 32BIT_MACHINE
+    let o = 0x58;
+    put16(&mut b, o, 0x10b);
+    b[o + 2] = 14;
+    put32(&mut b, o + 4, 0x200); // SizeOfCode
+    put32(&mut b, o + 16, 0x1000); // AddressOfEntryPoint
+    put32(&mut b, o + 20, 0x1000); // BaseOfCode
+    put32(&mut b, o + 28, 0x40_0000); // ImageBase
+    put32(&mut b, o + 32, 0x1000); // SectionAlignment
+    put32(&mut b, o + 36, 0x200); // FileAlignment
+    put16(&mut b, o + 40, 6);
+    put16(&mut b, o + 48, 6);
+    put32(&mut b, o + 56, 0x2000); // SizeOfImage
+    put32(&mut b, o + 60, 0x200); // SizeOfHeaders
+    put16(&mut b, o + 68, 3); // console
+    put16(&mut b, o + 70, 0x8140); // NX, dynamic base, TS aware
+    put32(&mut b, o + 72, 0x10_0000);
+    put32(&mut b, o + 76, 0x1000);
+    put32(&mut b, o + 80, 0x10_0000);
+    put32(&mut b, o + 84, 0x1000);
+    put32(&mut b, o + 92, 16); // NumberOfRvaAndSizes
+    let s = o + 224;
+    b[s..s + 5].copy_from_slice(b".text");
+    put32(&mut b, s + 8, 3);
+    put32(&mut b, s + 12, 0x1000);
+    put32(&mut b, s + 16, 0x200);
+    put32(&mut b, s + 20, 0x200);
+    put32(&mut b, s + 36, 0x6000_0020);
+    b[0x200..0x203].copy_from_slice(&[0x31, 0xC0, 0xC3]); // xor eax, eax; ret
+    b
+}
