@@ -645,32 +645,34 @@ pub(crate) fn write(
 fn pe_checksum(file: &mut File, checksum_at: u64) -> io::Result<u32> {
     file.seek(SeekFrom::Start(0))?;
     let mut reader = BufReader::with_capacity(1 << 20, &mut *file);
-    let mut sum: u64 = 0;
+    let mut sum: u32 = 0;
     let mut offset: u64 = 0;
+    // Even-sized reads, filled to the end but for the last: words never
+    // straddle two reads.
     let mut buf = vec![0u8; 1 << 16];
-    let mut carry: Option<u8> = None;
     loop {
         let n = super::read_up_to(&mut reader, &mut buf)?;
         if n == 0 {
             break;
         }
-        for &b in &buf[..n] {
-            let in_field = offset >= checksum_at && offset < checksum_at + 4;
-            let b = if in_field { 0 } else { b };
-            match carry.take() {
-                None => carry = Some(b),
-                Some(lo) => {
-                    sum += u64::from(u16::from_le_bytes([lo, b]));
-                    sum = (sum & 0xffff) + (sum >> 16);
-                }
+        let chunk = &mut buf[..n];
+        for i in 0..4u64 {
+            let at = checksum_at + i;
+            if at >= offset && at < offset + n as u64 {
+                chunk[(at - offset) as usize] = 0;
             }
-            offset += 1;
         }
-    }
-    if let Some(lo) = carry {
-        sum += u64::from(lo);
-        sum = (sum & 0xffff) + (sum >> 16);
+        let mut words = chunk.chunks_exact(2);
+        for w in &mut words {
+            sum += u32::from(u16::from_le_bytes([w[0], w[1]]));
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        if let [last] = words.remainder() {
+            sum += u32::from(*last);
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        offset += n as u64;
     }
     sum = (sum & 0xffff) + (sum >> 16);
-    Ok((sum as u32).wrapping_add(offset as u32))
+    Ok(sum.wrapping_add(offset as u32))
 }
