@@ -335,10 +335,10 @@ fn parse_config(text: &str) -> Vec<SfxSetting> {
         .collect()
 }
 
-/// What an .exe holds: its PE facts and, when found, its payload.
+/// What an .exe holds: its PE facts and, when found, its payload (kind,
+/// start and end offsets).
 struct Examined {
     pe: Pe,
-    len: u64,
     /// Where a payload search stops: the certificate table, or the end.
     search_end: u64,
     sfx_config: Option<SfxConfig>,
@@ -433,7 +433,6 @@ fn examine(path: &Path) -> Result<Examined> {
     };
     Ok(Examined {
         pe,
-        len,
         search_end,
         sfx_config,
         payload,
@@ -533,7 +532,6 @@ pub(crate) fn open(path: &Path) -> Result<(Vec<Entry>, Source, ExeInfo)> {
             });
         }
     };
-    let _ = layout.len;
     Ok((entries, source, info))
 }
 
