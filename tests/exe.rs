@@ -492,6 +492,11 @@ fn truncated_and_corrupt_exes_are_refused() {
         &write("plain.exe", &fx::pe_stub()),
         &["not a SEP client package", "no zip, cabinet or 7z"],
     );
+    // Signatures with nothing behind them.
+    let stubby = [fx::pe_stub(), b"PK\x03\x04PK\x05\x06".to_vec()].concat();
+    assert_refused(&write("tiny-zip.exe", &stubby), &["zip"]);
+    let stubby = [fx::pe_stub(), b"MSCF\0\0\0\0".to_vec()].concat();
+    assert_refused(&write("tiny-cab.exe", &stubby), &["cabinet"]);
     // A config block with no end line.
     let open_config = [
         fx::pe_stub(),

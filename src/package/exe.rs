@@ -381,7 +381,9 @@ fn examine(path: &Path) -> Result<Examined> {
         .0 + CONFIG_END.len() as u64;
         let mut text = vec![0u8; (end - at) as usize];
         read_at(&mut file, path, at, &mut text, "SFX config block")?;
-        let body = &text[CONFIG_START.len()..text.len() - CONFIG_END.len()];
+        let body = text
+            .get(CONFIG_START.len()..text.len().saturating_sub(CONFIG_END.len()))
+            .unwrap_or_default();
         sfx_config = Some(SfxConfig {
             offset: at,
             size: end - at,
@@ -448,7 +450,7 @@ fn zip_end(file: &mut File, path: &Path, start: u64, search_end: u64) -> Result<
     read_at(file, path, from, &mut tail, "zip payload")?;
     let mut i = tail.len().saturating_sub(22);
     loop {
-        if tail[i..].starts_with(b"PK\x05\x06") {
+        if i + 22 <= tail.len() && tail[i..].starts_with(b"PK\x05\x06") {
             let comment = u64::from(u16_at(&tail, i + 20));
             let end = from + i as u64 + 22 + comment;
             if end <= search_end {
