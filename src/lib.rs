@@ -16,7 +16,8 @@
 //! Stages return values and never print; the `cli` module prints.
 //!
 //! # Modules
-//! - [`package`]: containers (folder, zip), entries as handles, package roots.
+//! - [`package`]: containers (folder, zip, cabinet, single-file .exe), entries
+//!   as handles, package roots.
 //! - [`setaid`]: the format-preserving SetAid.ini editor (also reads setup.ini).
 //! - [`sylink`]: validating and describing sylink.xml.
 //! - [`transform`]: the main job.

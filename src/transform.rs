@@ -335,12 +335,14 @@ fn file_name(path: &Path) -> String {
 
 /// Writes the planned package at `output` as `kind`, with its sidecar and
 /// manifest, atomically. `input_digest` is the input file's digest (a
-/// folder input's is taken over its entries' listing).
+/// folder input's is taken over its entries' listing). An .exe output is
+/// written after `stub`.
 pub fn write(
     pkg: &mut Package,
     plan: Plan,
     sylink: &ManagedSylink,
     kind: Kind,
+    stub: Option<&package::exe::Stub>,
     output: &Path,
     progress: &dyn crate::Progress,
 ) -> Result<Outcome> {
@@ -385,7 +387,7 @@ pub fn write(
                 .prefix(&format!(".{out_name}."))
                 .tempdir_in(&parent)
                 .map_err(|e| Error::io(&parent, "cannot create a temporary folder in", e))?;
-            let entries = package::write(pkg, &plan.layout, kind, dir.path(), progress)?;
+            let entries = package::write(pkg, &plan.layout, kind, dir.path(), None, progress)?;
             let listing: String = entries
                 .iter()
                 .map(|e| sidecar_line(&e.sha256, &format!("{out_name}/{}", e.name)))
@@ -400,7 +402,7 @@ pub fn write(
         }
         _ => {
             let file = temp(".part")?;
-            let entries = package::write(pkg, &plan.layout, kind, file.path(), progress)?;
+            let entries = package::write(pkg, &plan.layout, kind, file.path(), stub, progress)?;
             let d = digest::of_file(file.path())?;
             let record = FileRecord {
                 name: out_name.clone(),
@@ -535,12 +537,16 @@ fn input_record(pkg: &mut Package) -> Result<FileRecord> {
     }
 }
 
-/// Transforms one input into `output` (see the module docs).
+/// Transforms one input into `output` (see the module docs). An .exe
+/// output is written after `stub` (`--stub`) or, without one, after the
+/// input's own stub when the input is an .exe.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     input: &Path,
     sylink: &ManagedSylink,
     edits: &[Edit],
     to: Option<Kind>,
+    stub: Option<&Path>,
     output: &Path,
     progress: &dyn crate::Progress,
 ) -> Result<Outcome> {
@@ -550,6 +556,55 @@ pub fn run(
         Kind::Dir => Kind::Zip,
         k => k,
     });
-    let plan = plan(&mut pkg, sylink, edits)?;
-    write(&mut pkg, plan, sylink, kind, output, progress)
+    if stub.is_some() && kind != Kind::Exe {
+        return Err(Error::Usage(format!(
+            "--stub applies only to an .exe output, and this one is a {}: add --to exe or drop --stub",
+            kind.name()
+        )));
+    }
+    let stub = match kind {
+        Kind::Exe => match package::exe::Stub::choose(stub, &pkg)? {
+            Some(stub) => Some(stub),
+            None => {
+                return Err(Error::Usage(format!(
+                    "{}: --to exe needs a stub for a {} input: give --stub FILE (a single-file .exe export, or the program to run the payload)",
+                    input.display(),
+                    pkg.kind().name()
+                )));
+            }
+        },
+        _ => None,
+    };
+    let mut plan = plan(&mut pkg, sylink, edits)?;
+    if let Some(stub) = &stub
+        && let Some(sig) = &stub.signature
+    {
+        plan.warnings.push(Warning {
+            code: "exe-signature-invalidated",
+            entry: file_name(&stub.source),
+            message: format!(
+                "the stub carried an Authenticode signature ({} bytes at offset {}); a new payload makes it invalid, so the output has none: sign the output again (signtool or osslsigncode) if clients or policies require a signed setup.exe",
+                sig.size, sig.offset
+            ),
+        });
+    }
+    if let Some(sig) = pkg.container_info().cab.and_then(|c| c.signature) {
+        plan.warnings.push(Warning {
+            code: "cab-signature-invalidated",
+            entry: file_name(input),
+            message: format!(
+                "the cabinet carried an Authenticode signature ({} bytes at offset {}); the rewritten package cannot keep it, so the output has none: sign the output again if it must be signed",
+                sig.size, sig.offset
+            ),
+        });
+    }
+    write(
+        &mut pkg,
+        plan,
+        sylink,
+        kind,
+        stub.as_ref(),
+        output,
+        progress,
+    )
 }

@@ -17,6 +17,8 @@ What it does, for each package root (a folder holding a SetAid.ini):
     Encoding, BOM, line endings, comments and letter case are kept. A missing key is added.
   - sylink.xml: replaced, byte for byte, by the managed file given with --sylink.
   - Every other entry is copied unchanged (from a zip, without recompressing).
+  - A single-file .exe keeps its stub (and any 7-Zip SFX config block) byte for byte and
+    gets a new payload; an Authenticode signature on it is dropped and reported.
 Beside the output: OUT.sha256 (for sha256sum -c) and OUT.manifest.json (every change and entry).
 Nothing appears under OUT until it is complete; the input is never modified.
 
@@ -24,13 +26,15 @@ Examples:
   sepkg transform SEP14-x64.zip --sylink sylink-managed.xml
   sepkg transform ./SEP14-export/ --sylink sylink.xml -o web/SEP14-x64.zip
   sepkg transform a.zip b.zip c.zip --sylink sylink.xml --out-dir out/ --json
+  sepkg transform SEP14-x64.cab --sylink sylink.xml --to zip
+  sepkg transform ./SEP14-export/ --sylink sylink.xml --to exe --stub sfx-stub.exe -o web/setup.exe
 
 Exit codes: 0 done, 2 error (nothing written).";
 
 /// `sepkg transform` arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Exported client packages: a folder, a .zip, or (when supported) .cab or .exe.
+    /// Exported client packages: a folder, a .zip, a .cab or a single-file .exe.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
     /// The managed sylink.xml to inject (exported from the SEPM in managed mode).
@@ -45,6 +49,11 @@ pub struct Args {
     /// The output container. Default: the input's (a folder becomes a zip).
     #[arg(long, value_name = "KIND")]
     to: Option<Kind>,
+    /// With --to exe: the program to put before the payload (a single-file
+    /// .exe export, whose own payload is replaced). Default: the input's own
+    /// stub when the input is an .exe.
+    #[arg(long, value_name = "FILE")]
+    stub: Option<PathBuf>,
     /// A further SetAid.ini edit, made the same way. Repeatable.
     #[arg(long = "setaid", value_name = "SECTION.KEY=VALUE", value_parser = Edit::parse)]
     edits: Vec<Edit>,
@@ -55,6 +64,7 @@ struct Config {
     jobs: Vec<(PathBuf, PathBuf)>,
     sylink: PathBuf,
     to: Option<Kind>,
+    stub: Option<PathBuf>,
     edits: Vec<Edit>,
 }
 
@@ -112,6 +122,7 @@ impl Config {
             jobs,
             sylink: args.sylink,
             to: args.to,
+            stub: args.stub,
             edits: args.edits,
         })
     }
@@ -144,7 +155,15 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
     let results: Vec<(PathBuf, Result<Outcome>)> = if config.jobs.len() == 1 {
         let (input, output) = &config.jobs[0];
         let bar = out.progress();
-        let result = transform::run(input, &sylink, &config.edits, config.to, output, &bar);
+        let result = transform::run(
+            input,
+            &sylink,
+            &config.edits,
+            config.to,
+            config.stub.as_deref(),
+            output,
+            &bar,
+        );
         if let Err(e) = result {
             return Err(e);
         }
@@ -218,6 +237,7 @@ fn run_batch(config: &Config, sylink: &ManagedSylink) -> Vec<(PathBuf, Result<Ou
                         sylink,
                         &config.edits,
                         config.to,
+                        config.stub.as_deref(),
                         output,
                         &crate::NoProgress,
                     );

@@ -24,13 +24,33 @@
 //!   and no extra fields;
 //! - an added entry (a sylink.xml where the root had none) gets the same
 //!   fixed time, permissions and compression;
+//! - a cabinet output (from any input) is written afresh: MSZIP folders
+//!   (flate2 at its best level, as the `cab` crate sets it), files in
+//!   layout order, a new folder only when one would pass 1 GiB of data (so
+//!   the split depends on sizes alone), every file dated 1980-01-01
+//!   00:00:00 with exactly the archive attribute, names with `\`
+//!   separators, no reserve areas, cabinet set id 0;
+//! - an .exe output is the stub's bytes unchanged, then the payload written
+//!   as above (zip or cabinet); when the stub was signed, its certificate
+//!   table is dropped, its directory entry zeroed and a non-zero PE
+//!   checksum recomputed, all functions of the bytes alone;
 //! - nothing from the clock, the host or the absolute input path is written.
+//!
+//! # Containers
+//! - [`dir`]: a folder export; [`zip`]: a zip; [`cab`]: a cabinet (None,
+//!   MSZIP and LZX read; MSZIP written);
+//! - [`exe`]: a single-file .exe: a PE stub with a zip or cabinet payload in
+//!   its overlay, read in place through a [`Window`] on the file. Its facts
+//!   (stub size, payload, signature, 7-Zip SFX settings) are in
+//!   [`Package::container_info`].
 
+pub mod cab;
 pub mod dir;
+pub mod exe;
 pub mod zip;
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -45,6 +65,10 @@ pub enum Kind {
     Dir,
     /// A zip archive.
     Zip,
+    /// A Microsoft cabinet (.cab).
+    Cab,
+    /// A single-file .exe export: a PE stub followed by a zip or cab payload.
+    Exe,
 }
 
 impl Kind {
@@ -53,6 +77,8 @@ impl Kind {
         match self {
             Kind::Dir => "",
             Kind::Zip => "zip",
+            Kind::Cab => "cab",
+            Kind::Exe => "exe",
         }
     }
 
@@ -61,6 +87,8 @@ impl Kind {
         match self {
             Kind::Dir => "folder",
             Kind::Zip => "zip",
+            Kind::Cab => "cabinet",
+            Kind::Exe => "exe",
         }
     }
 }
@@ -82,12 +110,8 @@ pub fn detect(path: &Path) -> Result<Kind> {
     match magic {
         [] => Err(not("the file is empty")),
         [b'P', b'K', 3, 4, ..] | [b'P', b'K', 5, 6, ..] => Ok(Kind::Zip),
-        [b'M', b'S', b'C', b'F', ..] => Err(not(
-            "a cabinet (.cab): this build reads folder and zip packages",
-        )),
-        [b'M', b'Z', ..] => Err(not(
-            "a Windows executable: this build reads folder and zip packages",
-        )),
+        [b'M', b'S', b'C', b'F', ..] => Ok(Kind::Cab),
+        [b'M', b'Z', ..] => Ok(Kind::Exe),
         [b'7', b'z', 0xBC, 0xAF, 0x27, 0x1C, ..] => {
             Err(not("a 7z archive, which SEPM does not export"))
         }
@@ -122,6 +146,8 @@ pub(crate) enum Handle {
     Path(PathBuf),
     /// The index of the entry in a zip's central directory.
     ZipIndex(usize),
+    /// The index of the file in a cabinet's file table.
+    CabFile(usize),
 }
 
 /// One entry of a package.
@@ -155,10 +181,98 @@ pub struct Root {
     pub msis: Vec<usize>,
 }
 
+/// The reader under an archive: a window on the input file, so that an
+/// archive inside an .exe is read in place, without copying it out.
+pub(crate) type ArchiveReader = io::BufReader<Window<File>>;
+
 /// How a package's entries are read.
 pub(crate) enum Source {
     Dir,
-    Zip(Box<::zip::ZipArchive<io::BufReader<File>>>),
+    Zip(Box<::zip::ZipArchive<ArchiveReader>>),
+    Cab(Box<cab::CabSource>),
+}
+
+/// A window on a file: byte 0 of the window is byte `base` of the file, and
+/// reads stop after `len` bytes. Seeks are relative to the window.
+///
+/// Used to read an archive embedded in an .exe where it lies, and to write a
+/// cabinet after an .exe stub (a cabinet's offsets count from its own
+/// header, and the `cab` writer seeks back to patch them).
+#[derive(Debug)]
+pub struct Window<F> {
+    inner: F,
+    base: u64,
+    len: Option<u64>,
+    pos: u64,
+}
+
+impl<F: Seek> Window<F> {
+    /// A window from `base` on, `len` bytes long (`None`: up to the end, for
+    /// writing).
+    pub fn new(mut inner: F, base: u64, len: Option<u64>) -> io::Result<Self> {
+        inner.seek(SeekFrom::Start(base))?;
+        Ok(Window {
+            inner,
+            base,
+            len,
+            pos: 0,
+        })
+    }
+
+    /// The file under the window.
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
+}
+
+impl<F: Read> Read for Window<F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = match self.len {
+            Some(len) => (len.saturating_sub(self.pos)).min(buf.len() as u64) as usize,
+            None => buf.len(),
+        };
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.inner.read(&mut buf[..want])?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<F: Write> Write for Window<F> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<F: Seek> Seek for Window<F> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "seek outside the window");
+        let target = match pos {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => match self.len {
+                Some(len) => len.checked_add_signed(d),
+                None => {
+                    let end = self.inner.seek(SeekFrom::End(0))?;
+                    end.checked_sub(self.base)
+                        .and_then(|e| e.checked_add_signed(d))
+                }
+            },
+        }
+        .ok_or_else(invalid)?;
+        let abs = self.base.checked_add(target).ok_or_else(invalid)?;
+        self.inner.seek(SeekFrom::Start(abs))?;
+        self.pos = target;
+        Ok(target)
+    }
 }
 
 /// An opened package: its entries and a way to read them.
@@ -167,6 +281,7 @@ pub struct Package {
     kind: Kind,
     entries: Vec<Entry>,
     pub(crate) source: Source,
+    exe: Option<exe::ExeInfo>,
 }
 
 impl std::fmt::Debug for Package {
@@ -183,9 +298,16 @@ impl Package {
     /// Detects the container and lists its entries, refusing unsafe names.
     pub fn open(path: &Path) -> Result<Package> {
         let kind = detect(path)?;
+        let mut exe = None;
         let (entries, source) = match kind {
             Kind::Dir => (dir::list(path)?, Source::Dir),
             Kind::Zip => zip::open(path)?,
+            Kind::Cab => cab::open(path)?,
+            Kind::Exe => {
+                let (entries, source, info) = exe::open(path)?;
+                exe = Some(info);
+                (entries, source)
+            }
         };
         check_names(path, &entries)?;
         Ok(Package {
@@ -193,7 +315,23 @@ impl Package {
             kind,
             entries,
             source,
+            exe,
         })
+    }
+
+    /// Facts about the container itself, for reports: for a single-file
+    /// .exe, its stub, payload, Authenticode signature and 7-Zip SFX
+    /// settings (see [`exe::ExeInfo`]); for a cabinet (or a cabinet
+    /// payload), its folders and signature (see [`cab::CabInfo`]).
+    pub fn container_info(&self) -> ContainerInfo {
+        ContainerInfo {
+            kind: self.kind,
+            exe: self.exe.clone(),
+            cab: match &self.source {
+                Source::Cab(src) => Some(src.info()),
+                _ => None,
+            },
+        }
     }
 
     /// The input path.
@@ -304,10 +442,16 @@ impl Package {
                 let file = archive.by_index(*i).map_err(|e| zip::corrupt(at, e))?;
                 Ok(Box::new(file))
             }
-            (Handle::ZipIndex(_), Source::Dir) => Err(Error::Corrupt {
+            (Handle::CabFile(_), _) if self.entries[index].size == 0 => {
+                // Nothing to read; and the `cab` crate (LZX folders) panics
+                // on a folder with no data blocks, where an empty file can sit.
+                Ok(Box::new(io::empty()))
+            }
+            (Handle::CabFile(i), Source::Cab(cabinet)) => cab::read_file(cabinet, *i, at),
+            (_, _) => Err(Error::Corrupt {
                 at,
-                format: "zip",
-                reason: "entry handle does not match its package".into(),
+                format: self.kind.name(),
+                reason: "internal: entry handle does not match its package".into(),
             }),
         }
     }
@@ -321,12 +465,26 @@ pub(crate) fn read_error(at: &Location, kind: Kind, e: io::Error) -> Error {
             "cannot read",
             e,
         ),
-        Kind::Zip => Error::Corrupt {
+        Kind::Zip | Kind::Cab | Kind::Exe => Error::Corrupt {
             at: at.clone(),
-            format: "zip",
+            format: kind.name(),
             reason: e.to_string(),
         },
     }
+}
+
+/// Facts about a package's container, for reports (`audit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerInfo {
+    /// The container kind.
+    pub kind: Kind,
+    /// For a single-file .exe: its stub, payload, signature and SFX settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exe: Option<exe::ExeInfo>,
+    /// For a cabinet, or an .exe whose payload is one: folders,
+    /// compression, and an Authenticode signature of the cabinet itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cab: Option<cab::CabInfo>,
 }
 
 /// Splits `"a/b/c.ini"` into `("a/b/", "c.ini")`.
@@ -441,16 +599,28 @@ impl Content {
 /// Writes `layout` as a container of `kind` at `dest` (a file, or for a
 /// folder output, a folder that does not exist yet), reading from `pkg`.
 /// Returns each written entry's digest. Folder entries get none.
+///
+/// An .exe output needs a stub: `stub` (see [`exe::Stub`]), which
+/// [`exe::Stub::choose`] takes from `--stub` or from an .exe input.
 pub fn write(
     pkg: &mut Package,
     layout: &Layout,
     kind: Kind,
     dest: &Path,
+    stub: Option<&exe::Stub>,
     progress: &dyn crate::Progress,
 ) -> Result<Vec<WrittenEntry>> {
     match kind {
         Kind::Zip => zip::write(pkg, layout, dest, progress),
         Kind::Dir => dir::write(pkg, layout, dest, progress),
+        Kind::Cab => cab::write(pkg, layout, dest, progress),
+        Kind::Exe => match stub {
+            Some(stub) => exe::write(pkg, layout, dest, stub, progress),
+            None => Err(Error::Usage(format!(
+                "{}: an .exe output needs a stub: give --stub FILE (a single-file .exe export or a PE program to put before the payload)",
+                dest.display()
+            ))),
+        },
     }
 }
 

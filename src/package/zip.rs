@@ -32,8 +32,18 @@ pub(crate) fn corrupt(at: Location, e: ::zip::result::ZipError) -> Error {
 /// compression methods this build cannot read.
 pub(crate) fn open(path: &Path) -> Result<(Vec<Entry>, Source)> {
     let file = File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
-    let mut archive = ZipArchive::new(BufReader::with_capacity(1 << 16, file))
-        .map_err(|e| corrupt(Location::file(path), e))?;
+    let window =
+        super::Window::new(file, 0, None).map_err(|e| Error::io(path, "cannot read", e))?;
+    open_reader(path, BufReader::with_capacity(1 << 16, window))
+}
+
+/// Lists the zip that `reader` holds (a whole file, or the part of an .exe
+/// up to its payload's end: the zip crate finds the archive's start itself).
+pub(crate) fn open_reader(
+    path: &Path,
+    reader: super::ArchiveReader,
+) -> Result<(Vec<Entry>, Source)> {
+    let mut archive = ZipArchive::new(reader).map_err(|e| corrupt(Location::file(path), e))?;
     let mut entries = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
         let f = archive
@@ -96,6 +106,23 @@ pub(crate) fn write(
     progress: &dyn crate::Progress,
 ) -> Result<Vec<WrittenEntry>> {
     let file = File::create(dest).map_err(|e| Error::io(dest, "cannot create", e))?;
+    let (written, file) = write_to(pkg, layout, file, dest, progress)?;
+    file.sync_all()
+        .map_err(|e| Error::io(dest, "cannot write", e))?;
+    Ok(written)
+}
+
+/// Writes `layout` as a zip into `file` from its current position on. The
+/// zip's offsets count from the start of `file`, so a zip written after an
+/// .exe stub has the absolute offsets that `unzip -t` expects (what
+/// `zip -A` would fix up). Returns the file, flushed.
+pub(crate) fn write_to(
+    pkg: &mut Package,
+    layout: &Layout,
+    file: File,
+    dest: &Path,
+    progress: &dyn crate::Progress,
+) -> Result<(Vec<WrittenEntry>, File)> {
     let mut out = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
     let werr = |e: ::zip::result::ZipError| match e {
         ::zip::result::ZipError::Io(io) => Error::io(dest, "cannot write", io),
@@ -191,9 +218,7 @@ pub(crate) fn write(
     let file = inner
         .into_inner()
         .map_err(|e| Error::io(dest, "cannot write", e.into_error()))?;
-    file.sync_all()
-        .map_err(|e| Error::io(dest, "cannot write", e))?;
-    Ok(written)
+    Ok((written, file))
 }
 
 /// Copies a reader into the zip writer, telling read errors (the input's

@@ -361,3 +361,114 @@ pub fn bundled() -> Vec<(String, Vec<u8>)> {
         (EXAMPLE_SYLINK.to_string(), managed_sylink()),
     ]
 }
+
+/// A minimal valid PE32+ (x64) console program with one `.text` section
+/// (`xor eax, eax; ret`): the stub of a synthetic single-file .exe export.
+/// 1024 bytes: headers in the first 512, the section's raw data in the next.
+/// Its CheckSum field is 0, as linkers leave it for user-mode programs.
+pub fn pe_stub() -> Vec<u8> {
+    let mut b = vec![0u8; 0x400];
+    let put16 =
+        |b: &mut Vec<u8>, at: usize, v: u16| b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let put32 =
+        |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let put64 =
+        |b: &mut Vec<u8>, at: usize, v: u64| b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    // DOS header: "MZ" and e_lfanew (the PE header's offset) at 0x3C.
+    b[0..2].copy_from_slice(b"MZ");
+    put32(&mut b, 0x3C, 0x40);
+    // PE signature and COFF header: x64, one section, a 240-byte optional
+    // header, EXECUTABLE_IMAGE | LARGE_ADDRESS_AWARE.
+    b[0x40..0x44].copy_from_slice(b"PE\0\0");
+    put16(&mut b, 0x44, 0x8664);
+    put16(&mut b, 0x46, 1);
+    put16(&mut b, 0x54, 240);
+    put16(&mut b, 0x56, 0x0022);
+    // Optional header (PE32+).
+    let o = 0x58;
+    put16(&mut b, o, 0x20b);
+    b[o + 2] = 14; // linker version
+    put32(&mut b, o + 4, 0x200); // SizeOfCode
+    put32(&mut b, o + 16, 0x1000); // AddressOfEntryPoint
+    put32(&mut b, o + 20, 0x1000); // BaseOfCode
+    put64(&mut b, o + 24, 0x1_4000_0000); // ImageBase
+    put32(&mut b, o + 32, 0x1000); // SectionAlignment
+    put32(&mut b, o + 36, 0x200); // FileAlignment
+    put16(&mut b, o + 40, 6); // MajorOperatingSystemVersion
+    put16(&mut b, o + 48, 6); // MajorSubsystemVersion
+    put32(&mut b, o + 56, 0x2000); // SizeOfImage
+    put32(&mut b, o + 60, 0x200); // SizeOfHeaders
+    put16(&mut b, o + 68, 3); // Subsystem: console
+    put16(&mut b, o + 70, 0x8160); // DllCharacteristics: NX, dynamic base, high entropy VA, TS aware
+    put64(&mut b, o + 72, 0x10_0000); // SizeOfStackReserve
+    put64(&mut b, o + 80, 0x1000); // SizeOfStackCommit
+    put64(&mut b, o + 88, 0x10_0000); // SizeOfHeapReserve
+    put64(&mut b, o + 96, 0x1000); // SizeOfHeapCommit
+    put32(&mut b, o + 108, 16); // NumberOfRvaAndSizes (the 16 directories stay zero)
+    // Section table: .text, 512 raw bytes at file offset 0x200.
+    let s = o + 240;
+    b[s..s + 5].copy_from_slice(b".text");
+    put32(&mut b, s + 8, 3); // VirtualSize
+    put32(&mut b, s + 12, 0x1000); // VirtualAddress
+    put32(&mut b, s + 16, 0x200); // SizeOfRawData
+    put32(&mut b, s + 20, 0x200); // PointerToRawData
+    put32(&mut b, s + 36, 0x6000_0020); // code, execute, read
+    b[0x200..0x203].copy_from_slice(&[0x31, 0xC0, 0xC3]); // xor eax, eax; ret
+    b
+}
+
+/// A 7-Zip SFX configuration block that runs `program`, as 7-Zip's
+/// installer modules read it between the stub and the archive.
+pub fn sfx_config(program: &str) -> Vec<u8> {
+    format!(
+        ";!@Install@!UTF-8!\r\nTitle=\"Symantec Endpoint Protection\"\r\nRunProgram=\"{program}\"\r\nGUIMode=\"2\"\r\n;!@InstallEnd@!\r\n"
+    )
+    .into_bytes()
+}
+
+/// The 32-bit (PE32, x86) twin of [`pe_stub`]: most self-extractor stubs
+/// are 32-bit programs, and PE32 puts the data directories 16 bytes
+/// earlier. Same layout otherwise (1024 bytes, one `.text` section).
+pub fn pe32_stub() -> Vec<u8> {
+    let mut b = vec![0u8; 0x400];
+    let put16 =
+        |b: &mut Vec<u8>, at: usize, v: u16| b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let put32 =
+        |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    b[0..2].copy_from_slice(b"MZ");
+    put32(&mut b, 0x3C, 0x40);
+    b[0x40..0x44].copy_from_slice(b"PE\0\0");
+    put16(&mut b, 0x44, 0x14c); // i386
+    put16(&mut b, 0x46, 1);
+    put16(&mut b, 0x54, 224);
+    put16(&mut b, 0x56, 0x0102); // EXECUTABLE_IMAGE | 32BIT_MACHINE
+    let o = 0x58;
+    put16(&mut b, o, 0x10b);
+    b[o + 2] = 14;
+    put32(&mut b, o + 4, 0x200); // SizeOfCode
+    put32(&mut b, o + 16, 0x1000); // AddressOfEntryPoint
+    put32(&mut b, o + 20, 0x1000); // BaseOfCode
+    put32(&mut b, o + 28, 0x40_0000); // ImageBase
+    put32(&mut b, o + 32, 0x1000); // SectionAlignment
+    put32(&mut b, o + 36, 0x200); // FileAlignment
+    put16(&mut b, o + 40, 6);
+    put16(&mut b, o + 48, 6);
+    put32(&mut b, o + 56, 0x2000); // SizeOfImage
+    put32(&mut b, o + 60, 0x200); // SizeOfHeaders
+    put16(&mut b, o + 68, 3); // console
+    put16(&mut b, o + 70, 0x8140); // NX, dynamic base, TS aware
+    put32(&mut b, o + 72, 0x10_0000);
+    put32(&mut b, o + 76, 0x1000);
+    put32(&mut b, o + 80, 0x10_0000);
+    put32(&mut b, o + 84, 0x1000);
+    put32(&mut b, o + 92, 16); // NumberOfRvaAndSizes
+    let s = o + 224;
+    b[s..s + 5].copy_from_slice(b".text");
+    put32(&mut b, s + 8, 3);
+    put32(&mut b, s + 12, 0x1000);
+    put32(&mut b, s + 16, 0x200);
+    put32(&mut b, s + 20, 0x200);
+    put32(&mut b, s + 36, 0x6000_0020);
+    b[0x200..0x203].copy_from_slice(&[0x31, 0xC0, 0xC3]); // xor eax, eax; ret
+    b
+}
