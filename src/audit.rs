@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::digest;
 use crate::error::{Error, Result};
 use crate::msi::{self, Decision, MsiInfo, UpgradeRow, Version};
-use crate::package::{Kind, Package, split_name};
+use crate::package::{ContainerInfo, Kind, Package, split_name};
 use crate::setaid::{self, IniFile};
 use crate::sylink;
 
@@ -302,6 +302,9 @@ pub struct PackageReport {
     pub sha256: Option<String>,
     /// Checksum files found beside the input.
     pub hash_checks: Vec<HashCheck>,
+    /// The container's own facts: for a single-file .exe its stub, payload,
+    /// signature and 7-Zip SFX settings; for a cabinet its folders.
+    pub container: ContainerInfo,
     /// Signatures on the package as a whole (exe, cab).
     pub signatures: Vec<Signature>,
     /// Every package root.
@@ -483,6 +486,7 @@ pub fn audit_package(
         size,
         sha256: sha256.clone(),
         hash_checks: Vec::new(),
+        container: pkg.container_info(),
         signatures: package_signatures(&pkg),
         roots: Vec::new(),
         findings: Vec::new(),
@@ -519,10 +523,27 @@ fn hash_file(path: &Path, progress: &dyn crate::Progress) -> Result<digest::Dige
     Ok(reader.finish())
 }
 
-/// Signatures on the package file itself. Folder and zip packages carry
-/// none; the exe (Authenticode) and cab readers add theirs here.
-fn package_signatures(_pkg: &Package) -> Vec<Signature> {
-    Vec::new()
+/// Signatures on the package file itself: an .exe's Authenticode
+/// certificate table, a cabinet's signature. Folder and zip packages carry
+/// none. Present means found, not verified.
+fn package_signatures(pkg: &Package) -> Vec<Signature> {
+    let info = pkg.container_info();
+    let mut out = Vec::new();
+    if let Some(exe) = &info.exe {
+        out.push(Signature {
+            entry: String::new(),
+            kind: "authenticode",
+            present: exe.signature.is_some(),
+        });
+    }
+    if let Some(cab) = &info.cab {
+        out.push(Signature {
+            entry: String::new(),
+            kind: "cab-signature",
+            present: cab.signature.is_some(),
+        });
+    }
+    out
 }
 
 fn audit_root(pkg: &mut Package, root: &AuditRoot, options: &Options) -> RootReport {

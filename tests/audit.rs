@@ -1234,6 +1234,7 @@ fn json_fields_are_the_documented_ones() {
             "size",
             "sha256",
             "hash_checks",
+            "container",
             "signatures",
             "roots",
             "findings"
@@ -1407,5 +1408,123 @@ fn a_damaged_msi_entry_in_a_zip_is_named_once() {
         msg.matches("crc.zip, entry \"Sep64.msi\"").count(),
         1,
         "{msg}"
+    );
+}
+
+/// A single-file .exe export: a PE stub, a 7-Zip SFX block, a zip payload.
+fn exe_package(files: &Files) -> Vec<u8> {
+    [
+        r#gen::pe_stub(),
+        r#gen::sfx_config("setup.exe"),
+        r#gen::zip(files),
+    ]
+    .concat()
+}
+
+#[test]
+fn exe_and_cab_packages_are_audited_with_their_container_facts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = tmp.path().join("SEP-setup.exe");
+    std::fs::write(&exe, exe_package(&example())).unwrap();
+    let (code, doc) = audit_json(&[path_arg(&exe)]);
+    assert_eq!(code, 1);
+    finding(&doc, "self-managed-after-upgrade");
+    let p = &doc["packages"][0];
+    assert_eq!(p["kind"], "exe");
+    assert_eq!(p["container"]["exe"]["payload_kind"], "zip");
+    assert_eq!(
+        p["container"]["exe"]["sfx_config"]["settings"][1],
+        serde_json::json!({"key": "RunProgram", "value": "setup.exe"})
+    );
+    assert_eq!(
+        p["signatures"],
+        serde_json::json!([{"entry": "", "kind": "authenticode", "present": false}])
+    );
+    let out = sepkg().arg("audit").arg(&exe).output().unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains(
+            "SFX settings: Title=\"Symantec Endpoint Protection\" RunProgram=\"setup.exe\""
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("authenticode signature: none"), "{stdout}");
+
+    // The transform's cabinet output audits clean, through the same API.
+    let cab = tmp.path().join("SEP-managed.cab");
+    sepkg()
+        .arg("transform")
+        .arg(fixtures().join(r#gen::EXAMPLE_ZIP))
+        .arg("--sylink")
+        .arg(fixtures().join(r#gen::EXAMPLE_SYLINK))
+        .args(["--to", "cab", "-o"])
+        .arg(&cab)
+        .assert()
+        .success();
+    let (code, doc) = audit_json(&[path_arg(&cab)]);
+    assert_eq!(code, 0, "{:#?}", findings(&doc));
+    let p = &doc["packages"][0];
+    assert_eq!(p["kind"], "cab");
+    assert_eq!(p["signatures"][0]["kind"], "cab-signature");
+    assert_eq!(p["signatures"][0]["present"], false);
+    // The MSI inside the cabinet was read through a temporary file.
+    assert_eq!(
+        p["roots"][0]["msis"][0]["package_code"],
+        r#gen::PACKAGE_CODE
+    );
+    finding(&doc, "sha256-sidecar-match");
+}
+
+#[test]
+fn a_signed_exe_shows_its_authenticode_signature() {
+    if !have_msitools(&["osslsigncode"]) || !support::have("openssl") {
+        eprintln!("SKIPPED signed exe: osslsigncode or openssl is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("plain.exe"), exe_package(&managed())).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out).1);
+    };
+    run(&[
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "t.key",
+        "-out",
+        "t.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=sepkg test",
+    ]);
+    run(&[
+        "osslsigncode",
+        "sign",
+        "-certs",
+        "t.crt",
+        "-key",
+        "t.key",
+        "-n",
+        "Test",
+        "-in",
+        "plain.exe",
+        "-out",
+        "signed.exe",
+    ]);
+    let (code, doc) = audit_json(&[path_arg(&tmp.path().join("signed.exe"))]);
+    assert_eq!(code, 0, "{:#?}", findings(&doc));
+    assert_eq!(
+        doc["packages"][0]["signatures"],
+        serde_json::json!([{"entry": "", "kind": "authenticode", "present": true}])
     );
 }

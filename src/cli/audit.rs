@@ -238,6 +238,7 @@ fn human(doc: &Document) -> String {
             };
             let _ = writeln!(s, "  {} {verdict}", c.file);
         }
+        container_lines(&mut s, p);
         for root in &p.roots {
             human_root(&mut s, root, doc.from_version.as_deref());
         }
@@ -251,6 +252,48 @@ fn human(doc: &Document) -> String {
         sm.packages, sm.failed_inputs, sm.errors, sm.warnings, sm.infos, sm.exit_code, doc.fail_on
     );
     s
+}
+
+/// What the container itself says: an .exe's stub, payload and SFX
+/// settings, a cabinet's folders, and signatures on the whole file.
+fn container_lines(s: &mut String, p: &PackageReport) {
+    use crate::package::exe::PayloadKind;
+    if let Some(exe) = &p.container.exe {
+        let payload = match exe.payload_kind {
+            PayloadKind::Zip => "zip",
+            PayloadKind::Cab => "cabinet",
+            PayloadKind::SevenZip => "7z",
+        };
+        let _ = writeln!(
+            s,
+            "  exe: {} machine {}, stub {} bytes, {payload} payload of {} bytes at offset {}",
+            exe.pe_format, exe.machine, exe.stub_size, exe.payload_size, exe.payload_offset
+        );
+        if let Some(sfx) = &exe.sfx_config {
+            let settings: Vec<String> = sfx
+                .settings
+                .iter()
+                .map(|x| format!("{}={:?}", x.key, x.value))
+                .collect();
+            let _ = writeln!(s, "  SFX settings: {}", settings.join(" "));
+        }
+    }
+    if let Some(cab) = &p.container.cab {
+        let _ = writeln!(
+            s,
+            "  cabinet: {} folder(s), compression {}",
+            cab.folders,
+            cab.compression.join(", ")
+        );
+    }
+    for g in &p.signatures {
+        let state = if g.present {
+            "present (not verified)"
+        } else {
+            "none"
+        };
+        let _ = writeln!(s, "  {} signature: {state}", g.kind);
+    }
 }
 
 fn human_root(s: &mut String, root: &RootReport, from_version: Option<&str>) {
