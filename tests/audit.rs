@@ -1448,7 +1448,10 @@ fn exe_and_cab_packages_are_audited_with_their_container_facts() {
         ),
         "{stdout}"
     );
-    assert!(stdout.contains("authenticode signature: none"), "{stdout}");
+    assert!(
+        stdout.contains("signature (authenticode): none"),
+        "{stdout}"
+    );
 
     // The transform's cabinet output audits clean, through the same API.
     let cab = tmp.path().join("SEP-managed.cab");

@@ -292,7 +292,7 @@ fn container_lines(s: &mut String, p: &PackageReport) {
         } else {
             "none"
         };
-        let _ = writeln!(s, "  {} signature: {state}", g.kind);
+        let _ = writeln!(s, "  signature ({}): {state}", g.kind);
     }
 }
 
