@@ -810,10 +810,18 @@ fn cases() -> Vec<Case> {
 fn each_finding_code_shows_with_its_severity_and_message() {
     let mut seen = BTreeSet::new();
     for case in cases() {
-        let (_tmp, dir) = folder(&case.files);
-        let mut args = vec![path_arg(&dir)];
+        let (tmp, dir) = folder(&case.files);
+        // Every report shape also renders as HTML, naming the finding.
+        let html = tmp.path().join("report.html");
+        let mut args = vec![path_arg(&dir), "--html", path_arg(&html)];
         args.extend(case.args.iter().copied());
         let (code, doc) = audit_json(&args);
+        let page = std::fs::read_to_string(&html).unwrap();
+        assert!(
+            page.contains(case.code),
+            "{}: HTML lacks the code",
+            case.code
+        );
         let f = finding(&doc, case.code);
         assert_eq!(f["severity"], case.severity, "{}: {f}", case.code);
         let msg = f["message"].as_str().unwrap();
