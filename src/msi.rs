@@ -663,6 +663,26 @@ mod tests {
     }
 
     #[test]
+    fn language_filters_are_assumed_to_match_and_say_so() {
+        let mut r = row(Some("12.1"), None, MIN_INCLUSIVE);
+        r.language = Some("1033".into());
+        let d = evaluate(
+            CODE,
+            std::slice::from_ref(&r),
+            &Version::parse("13").unwrap(),
+        );
+        assert!(d.removes);
+        assert!(
+            d.reason
+                .contains("assuming the installed language matches 1033"),
+            "{}",
+            d.reason
+        );
+        r.attributes |= 1024;
+        assert!(r.meaning(true).contains("languages other than 1033"));
+    }
+
+    #[test]
     fn bad_bound_is_reported_not_matched() {
         let r = row(Some("twelve"), None, 0);
         let d = evaluate(
