@@ -83,6 +83,8 @@ pub const CODES: &[&str] = &[
     "sha256sums-match",
     "sha256sums-mismatch",
     "checksum-file-unreadable",
+    "package-code-reused",
+    "product-code-reused",
 ];
 
 /// One thing the audit found.
@@ -455,6 +457,97 @@ fn audit_roots(pkg: &Package) -> Vec<AuditRoot> {
         });
     }
     roots
+}
+
+/// Compares the MSIs of every audited package with each other, as a web
+/// root holding several builds needs: Windows Installer takes two MSIs with
+/// one PackageCode for the same package, and a major upgrade needs a new
+/// ProductCode for a new version. Findings go to the later package's root.
+pub fn cross_check(reports: &mut [PackageReport]) {
+    struct Seen {
+        input: String,
+        entry: String,
+        product_code: Option<String>,
+        upgrade_code: Option<String>,
+        version: Option<String>,
+        package_code: Option<String>,
+    }
+    let mut seen: Vec<Seen> = Vec::new();
+    for report in reports.iter_mut() {
+        for root in &mut report.roots {
+            for m in root.msis.iter().filter(|m| m.error.is_none()) {
+                let i = &m.info;
+                let key = |v: &Option<String>| {
+                    v.as_deref()
+                        .and_then(|t| Version::parse(t).ok())
+                        .map(|v| v.key)
+                };
+                // A second copy of one build adds nothing: its conflicts
+                // were reported against the first copy.
+                if seen.iter().any(|o| {
+                    o.package_code == i.package_code
+                        && o.product_code == i.product_code
+                        && o.version == i.product_version
+                }) {
+                    continue;
+                }
+                for other in &seen {
+                    let same = |a: &Option<String>, b: &Option<String>| {
+                        a.is_some()
+                            && a.as_deref().map(str::to_ascii_uppercase)
+                                == b.as_deref().map(str::to_ascii_uppercase)
+                    };
+                    let differs = !same(&i.product_code, &other.product_code)
+                        || i.product_version != other.version;
+                    if same(&i.package_code, &other.package_code) && differs {
+                        root.findings.push(finding(
+                            "package-code-reused",
+                            Severity::Error,
+                            Some(&m.entry),
+                            format!(
+                                "{} in {} has PackageCode {} like {} in {}, but a different ProductCode or ProductVersion: Windows Installer takes them for one package",
+                                m.entry,
+                                report.input,
+                                i.package_code.as_deref().unwrap_or(""),
+                                other.entry,
+                                other.input
+                            ),
+                            "every build needs its own PackageCode: use the MSIs exactly as the SEPM exported them",
+                        ));
+                    }
+                    if same(&i.product_code, &other.product_code)
+                        && same(&i.upgrade_code, &other.upgrade_code)
+                        && key(&i.product_version) != key(&other.version)
+                    {
+                        root.findings.push(finding(
+                            "product-code-reused",
+                            Severity::Error,
+                            Some(&m.entry),
+                            format!(
+                                "{} in {} (version {}) has ProductCode {} like {} in {} (version {}): a new version with the same ProductCode is not a major upgrade",
+                                m.entry,
+                                report.input,
+                                i.product_version.as_deref().unwrap_or("-"),
+                                i.product_code.as_deref().unwrap_or(""),
+                                other.entry,
+                                other.input,
+                                other.version.as_deref().unwrap_or("-")
+                            ),
+                            "a major upgrade needs a new ProductCode: use the MSIs exactly as the SEPM exported them",
+                        ));
+                    }
+                }
+                seen.push(Seen {
+                    input: report.input.clone(),
+                    entry: m.entry.clone(),
+                    product_code: i.product_code.clone(),
+                    upgrade_code: i.upgrade_code.clone(),
+                    version: i.product_version.clone(),
+                    package_code: i.package_code.clone(),
+                });
+            }
+        }
+    }
 }
 
 /// Audits one package: a folder, or a file in any container

@@ -836,10 +836,11 @@ fn each_finding_code_shows_with_its_severity_and_message() {
         assert_eq!(code, if worst_is_error { 1 } else { 0 }, "{}", case.code);
         seen.insert(case.code);
     }
-    // The checksum codes are covered by `checksums_beside_the_input_are_checked`.
+    // The checksum codes are covered by `checksums_beside_the_input_are_checked`,
+    // the cross-package ones by `builds_in_one_web_root_are_compared`.
     for code in sepkg::audit::CODES {
         assert!(
-            seen.contains(code) || CHECKSUM_CODES.contains(code),
+            seen.contains(code) || CHECKSUM_CODES.contains(code) || CROSS_CODES.contains(code),
             "finding code {code} has no test"
         );
     }
@@ -1537,5 +1538,63 @@ fn a_signed_exe_shows_its_authenticode_signature() {
     assert_eq!(
         doc["packages"][0]["signatures"],
         serde_json::json!([{"entry": "", "kind": "authenticode", "present": true}])
+    );
+}
+
+const CROSS_CODES: [&str; 2] = ["package-code-reused", "product-code-reused"];
+
+#[test]
+fn builds_in_one_web_root_are_compared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let web = tmp.path().join("www");
+    std::fs::create_dir(&web).unwrap();
+    let with = |spec: &MsiSpec| {
+        let mut f = managed();
+        set(&mut f, "setup.ini", r#gen::setup_ini(&spec.version));
+        set(&mut f, "Sep64.msi", r#gen::msi(spec));
+        r#gen::zip(&f)
+    };
+    // a: the example build.
+    std::fs::write(web.join("a.zip"), with(&MsiSpec::example(r#gen::VERSION))).unwrap();
+    // b: a newer version that kept the ProductCode (not a major upgrade).
+    let mut b = MsiSpec::example("14.3.9000.1");
+    b.package_code = "{B0B1C2D3-E4F5-4607-8899-AABBCCDDEEFF}".into();
+    std::fs::write(web.join("b.zip"), with(&b)).unwrap();
+    // c: a new ProductCode and version, but a's PackageCode.
+    let mut c = MsiSpec::example("14.3.9100.1");
+    c.product_code = "{C1C2C3C4-5B6A-4789-8A7B-6C5D4E3F2A10}".into();
+    std::fs::write(web.join("c.zip"), with(&c)).unwrap();
+    // d: a copy of a (same build twice is fine).
+    std::fs::copy(web.join("a.zip"), web.join("d.zip")).unwrap();
+
+    let (code, doc) = audit_json(&[path_arg(&web)]);
+    assert_eq!(code, 1);
+    let of = |n: usize| -> BTreeSet<String> {
+        doc["packages"][n]["roots"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .filter(|c| CROSS_CODES.contains(&c.as_str()))
+            .collect()
+    };
+    assert!(of(0).is_empty());
+    assert_eq!(of(1), BTreeSet::from(["product-code-reused".to_string()]));
+    assert_eq!(of(2), BTreeSet::from(["package-code-reused".to_string()]));
+    assert!(of(3).is_empty(), "{:?}", of(3));
+    let f = finding(&doc, "product-code-reused");
+    assert_eq!(f["severity"], "error");
+    let msg = f["message"].as_str().unwrap();
+    assert!(
+        msg.contains("b.zip (version 14.3.9000.1)")
+            && msg.contains("a.zip (version 14.3.8289.5000)"),
+        "{msg}"
+    );
+    let f = finding(&doc, "package-code-reused");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("{A0B1C2D3-E4F5-4607-8899-AABBCCDDEEFF}")
     );
 }

@@ -122,6 +122,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
             }
         }
     }
+    audit::cross_check(&mut packages);
     let count = |s: Severity| {
         packages
             .iter()
