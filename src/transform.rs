@@ -361,61 +361,27 @@ pub fn write(
             .map_err(|e| Error::io(&parent, "cannot create a temporary file in", e))
     };
 
-    let input_record = input_record(pkg)?;
-    let total: u64 = plan
-        .layout
-        .items
-        .iter()
-        .map(|i| match &i.content {
-            Content::Copy(n) => pkg.entries()[*n].size,
-            Content::Replace(_, b) | Content::Add(b) => b.len() as u64,
-        })
-        .sum();
-    progress.start(total, &out_name);
-
-    let (entries, output_record, sidecar_text, staged): (_, _, _, Staged) = match kind {
-        Kind::Dir => {
-            if output.exists() {
-                return Err(Error::Usage(format!(
-                    "{}: already exists; remove it or choose another output with -o",
-                    output.display()
-                )));
-            }
-            let dir = tempfile::Builder::new()
-                .prefix(&format!(".{out_name}."))
-                .tempdir_in(&parent)
-                .map_err(|e| Error::io(&parent, "cannot create a temporary folder in", e))?;
-            let entries = package::write(pkg, &plan.layout, kind, dir.path(), progress)?;
-            let listing: String = entries
-                .iter()
-                .map(|e| sidecar_line(&e.sha256, &format!("{out_name}/{}", e.name)))
-                .collect();
-            let record = FileRecord {
-                name: out_name.clone(),
-                kind,
-                size: entries.iter().map(|e| e.size).sum(),
-                sha256: digest::of_bytes(listing.as_bytes()).sha256,
-            };
-            (entries, record, listing, Staged::Dir(dir))
-        }
-        _ => {
-            let file = temp(".part")?;
-            let entries = package::write(pkg, &plan.layout, kind, file.path(), progress)?;
-            let d = digest::of_file(file.path())?;
-            let record = FileRecord {
-                name: out_name.clone(),
-                kind,
-                size: d.size,
-                sha256: d.sha256.clone(),
-            };
-            (
-                entries,
-                record,
-                sidecar_line(&d.sha256, &out_name),
-                Staged::File(file),
-            )
-        }
-    };
+    // The input's digest is a separate read of the input: it runs on another
+    // core while the output is written.
+    let input_path = pkg.path().to_path_buf();
+    let input_kind = pkg.kind();
+    let input_entries = pkg.entries().to_vec();
+    let (input_record, written) = std::thread::scope(|scope| {
+        let input_job = scope.spawn(|| input_record(&input_path, input_kind, &input_entries));
+        let written = write_staged(
+            pkg, &plan, kind, output, &parent, &out_name, progress, &temp,
+        );
+        let input = input_job.join().unwrap_or_else(|_| {
+            Err(Error::io(
+                &input_path,
+                "cannot read",
+                std::io::Error::other("the thread hashing the input stopped unexpectedly"),
+            ))
+        });
+        (input, written)
+    });
+    let input_record = input_record?;
+    let (entries, output_record, sidecar_text, staged) = written?;
     progress.finish();
 
     let manifest = Manifest {
@@ -467,6 +433,80 @@ pub fn write(
     })
 }
 
+/// Writes the output to a temporary file (or folder) beside `output`, and
+/// returns its entries, its record, its sidecar text and the staged file.
+#[allow(clippy::too_many_arguments)]
+fn write_staged(
+    pkg: &mut Package,
+    plan: &Plan,
+    kind: Kind,
+    output: &Path,
+    parent: &Path,
+    out_name: &str,
+    progress: &dyn crate::Progress,
+    temp: &dyn Fn(&str) -> Result<tempfile::NamedTempFile>,
+) -> Result<(Vec<package::WrittenEntry>, FileRecord, String, Staged)> {
+    let total: u64 = plan
+        .layout
+        .items
+        .iter()
+        .map(|i| match &i.content {
+            Content::Copy(n) => pkg.entries()[*n].size,
+            Content::Replace(_, b) | Content::Add(b) => b.len() as u64,
+        })
+        .sum();
+    progress.start(total, out_name);
+
+    let staged: (Vec<package::WrittenEntry>, FileRecord, String, Staged) = match kind {
+        Kind::Dir => {
+            if output.exists() {
+                return Err(Error::Usage(format!(
+                    "{}: already exists; remove it or choose another output with -o",
+                    output.display()
+                )));
+            }
+            let dir = tempfile::Builder::new()
+                .prefix(&format!(".{out_name}."))
+                .tempdir_in(parent)
+                .map_err(|e| Error::io(parent, "cannot create a temporary folder in", e))?;
+            let entries = package::write(pkg, &plan.layout, kind, dir.path(), progress)?;
+            let listing: String = entries
+                .iter()
+                .map(|e| sidecar_line(&e.sha256, &format!("{out_name}/{}", e.name)))
+                .collect();
+            let record = FileRecord {
+                name: out_name.to_string(),
+                kind,
+                size: entries.iter().map(|e| e.size).sum(),
+                sha256: digest::of_bytes(listing.as_bytes()).sha256,
+            };
+            (entries, record, listing, Staged::Dir(dir))
+        }
+        _ => {
+            let file = temp(".part")?;
+            let (entries, hashed) =
+                package::write_with_digest(pkg, &plan.layout, kind, file.path(), progress)?;
+            let d = match hashed {
+                Some(d) => d,
+                None => digest::of_file(file.path())?,
+            };
+            let record = FileRecord {
+                name: out_name.to_string(),
+                kind,
+                size: d.size,
+                sha256: d.sha256.clone(),
+            };
+            (
+                entries,
+                record,
+                sidecar_line(&d.sha256, out_name),
+                Staged::File(file),
+            )
+        }
+    };
+    Ok(staged)
+}
+
 /// Outputs are for a web server: readable by all (less the umask), where
 /// tempfile's default is 0600.
 fn readable(builder: &mut tempfile::Builder<'_, '_>) {
@@ -496,24 +536,29 @@ fn write_all(file: &mut tempfile::NamedTempFile, bytes: &[u8]) -> Result<()> {
 
 /// The input's record: a file's own digest; for a folder, the digest of a
 /// `sha256sum`-style listing of its files (so it too names the exact bytes).
-fn input_record(pkg: &mut Package) -> Result<FileRecord> {
-    let name = file_name(pkg.path());
-    match pkg.kind() {
+/// Reads through its own handles, so it can run beside the writer.
+fn input_record(path: &Path, kind: Kind, entries: &[package::Entry]) -> Result<FileRecord> {
+    let name = file_name(path);
+    match kind {
         Kind::Dir => {
             let mut listing = String::new();
             let mut size = 0;
-            for i in 0..pkg.entries().len() {
-                if pkg.entries()[i].is_dir {
+            for entry in entries {
+                if entry.is_dir {
                     continue;
                 }
-                let at = pkg.location(i);
-                let reader = pkg.open_entry(i)?;
-                let mut hashing = digest::HashingReader::new(reader);
-                std::io::copy(&mut hashing, &mut std::io::sink())
-                    .map_err(|e| package::read_error(&at, Kind::Dir, e))?;
-                let d = hashing.finish();
+                let d = match &entry.handle {
+                    package::Handle::Path(p) => digest::of_file(p)?,
+                    package::Handle::ZipIndex(_) => {
+                        return Err(Error::Corrupt {
+                            at: Location::entry(path, &entry.name),
+                            format: "folder",
+                            reason: "entry handle does not match its package".into(),
+                        });
+                    }
+                };
                 size += d.size;
-                listing.push_str(&sidecar_line(&d.sha256, &pkg.entries()[i].name));
+                listing.push_str(&sidecar_line(&d.sha256, &entry.name));
             }
             Ok(FileRecord {
                 name,
@@ -523,7 +568,7 @@ fn input_record(pkg: &mut Package) -> Result<FileRecord> {
             })
         }
         kind => {
-            let d = digest::of_file(pkg.path())?;
+            let d = digest::of_file(path)?;
             Ok(FileRecord {
                 name,
                 kind,

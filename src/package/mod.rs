@@ -21,7 +21,9 @@
 //!   keeps its input entry's timestamp, permissions and compression method;
 //! - a folder to zip: every entry gets the DOS epoch 1980-01-01 00:00:00 as
 //!   its time, Unix permissions 0644 (0755 for folders), Deflate level 6,
-//!   and no extra fields;
+//!   and no extra fields; a file that deflating would not make smaller is
+//!   stored instead (for a file over 4 MiB, decided on its first MiB), and
+//!   the manifest names each entry's method;
 //! - an added entry (a sylink.xml where the root had none) gets the same
 //!   fixed time, permissions and compression;
 //! - nothing from the clock, the host or the absolute input path is written.
@@ -415,6 +417,9 @@ pub struct WrittenEntry {
     pub sha256: String,
     /// `copied`, `replaced` or `added`.
     pub source: &'static str,
+    /// In a zip: `stored` or `deflated`. None in a folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
 }
 
 impl Content {
@@ -441,6 +446,23 @@ pub fn write(
     match kind {
         Kind::Zip => zip::write(pkg, layout, dest, progress),
         Kind::Dir => dir::write(pkg, layout, dest, progress),
+    }
+}
+
+/// Like [`write`], and also returns the digest of the file written when the
+/// writer could hash it while writing (zip); `None` means the caller must
+/// hash the output by reading it.
+pub fn write_with_digest(
+    pkg: &mut Package,
+    layout: &Layout,
+    kind: Kind,
+    dest: &Path,
+    progress: &dyn crate::Progress,
+) -> Result<(Vec<WrittenEntry>, Option<crate::digest::Digest>)> {
+    match kind {
+        Kind::Zip => zip::write_hashed(pkg, layout, dest, progress),
+        #[allow(unreachable_patterns)]
+        _ => Ok((write(pkg, layout, kind, dest, progress)?, None)),
     }
 }
 
