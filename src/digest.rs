@@ -164,6 +164,96 @@ impl<W: Write + Seek> Seek for HashingWriter<W> {
     }
 }
 
+/// A reader that hashes the whole file under it while something else reads
+/// it in (mostly) ascending order, such as a zip reader going through the
+/// entries: the file is read once for both.
+///
+/// Bytes are hashed in file order, each once: a read at the hashed end is
+/// hashed; a read a little past it (at most `CATCH_UP`, e.g. skipping a small
+/// entry) first hashes the gap; a read far ahead (the central directory at
+/// open) or behind is passed through. [`SequentialHasher::finish`] hashes
+/// whatever is left, so the digest is the file's whatever the order of reads.
+pub struct SequentialHasher<R> {
+    inner: R,
+    hasher: Sha256,
+    /// Where the next read lands.
+    pos: u64,
+    /// Everything before this has been hashed.
+    hashed: u64,
+}
+
+/// The longest gap a read may skip that is hashed on the spot.
+const CATCH_UP: u64 = 1 << 20;
+
+impl<R: Read + Seek> SequentialHasher<R> {
+    /// Wraps `inner`, which must be at its start.
+    pub fn new(inner: R) -> Self {
+        SequentialHasher {
+            inner,
+            hasher: Sha256::new(),
+            pos: 0,
+            hashed: 0,
+        }
+    }
+
+    /// Hashes `[hashed, to)` by reading it; leaves the reader at `to`.
+    fn catch_up(&mut self, to: u64) -> io::Result<()> {
+        if self.pos != self.hashed {
+            self.inner.seek(SeekFrom::Start(self.hashed))?;
+            self.pos = self.hashed;
+        }
+        let mut buf = vec![0u8; 1 << 16];
+        while self.hashed < to {
+            let want = usize::try_from(to - self.hashed).map_or(buf.len(), |n| n.min(buf.len()));
+            let n = match self.inner.read(&mut buf[..want]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.hasher.update(&buf[..n]);
+            self.hashed += n as u64;
+            self.pos = self.hashed;
+        }
+        Ok(())
+    }
+
+    /// The digest of the whole file (reading what was not read yet).
+    pub fn finish(mut self) -> io::Result<Digest> {
+        self.catch_up(u64::MAX)?;
+        Ok(Digest {
+            size: self.hashed,
+            sha256: hex::encode(self.hasher.finalize()),
+        })
+    }
+}
+
+impl<R: Read + Seek> Read for SequentialHasher<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos > self.hashed && self.pos - self.hashed <= CATCH_UP {
+            let resume = self.pos;
+            self.catch_up(resume)?;
+        }
+        let n = self.inner.read(buf)?;
+        let end = self.pos + n as u64;
+        if self.pos <= self.hashed && end > self.hashed {
+            // usize: the part of `buf` past the hashed end, within `n`.
+            let from = (self.hashed - self.pos) as usize;
+            self.hasher.update(&buf[from..n]);
+            self.hashed = end;
+        }
+        self.pos = end;
+        Ok(n)
+    }
+}
+
+impl<R: Read + Seek> Seek for SequentialHasher<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = self.inner.seek(to)?;
+        Ok(self.pos)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +278,38 @@ mod tests {
         let (cursor, digest) = w.finish();
         assert_eq!(digest, None, "a patched file must be hashed by reading it");
         assert_eq!(cursor.into_inner(), b"aXcd");
+    }
+
+    #[test]
+    fn sequential_hasher_gives_the_file_digest_whatever_the_reads() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let want = of_bytes(&data);
+        // (position, length) reads: the end first, then ascending with a
+        // small gap, a large jump, a read behind, and an overlapping one.
+        let plans: [&[(u64, usize)]; 4] = [
+            &[],
+            &[
+                (2_999_000, 1000),
+                (0, 10),
+                (10, 5000),
+                (6000, 100),
+                (2_000_000, 10),
+                (50, 20),
+                (5000, 3000),
+            ],
+            &[(0, 3_000_000)],
+            &[(100, 10), (1_500_000, 10)],
+        ];
+        for plan in plans {
+            let mut r = SequentialHasher::new(io::Cursor::new(data.clone()));
+            for &(pos, len) in plan {
+                r.seek(SeekFrom::Start(pos)).unwrap();
+                let mut buf = vec![0u8; len];
+                r.read_exact(&mut buf).unwrap();
+                assert_eq!(buf, data[pos as usize..pos as usize + len]);
+            }
+            assert_eq!(r.finish().unwrap(), want, "{plan:?}");
+        }
     }
 
     #[test]

@@ -366,22 +366,42 @@ pub fn write(
     let input_path = pkg.path().to_path_buf();
     let input_kind = pkg.kind();
     let input_entries = pkg.entries().to_vec();
-    let (input_record, written) = std::thread::scope(|scope| {
-        let input_job = scope.spawn(|| input_record(&input_path, input_kind, &input_entries));
+    let (input_from_thread, written) = std::thread::scope(|scope| {
+        // A folder's record is built afterwards from the digests the writer
+        // takes of the files it copies (the same bytes), and a zip written
+        // to a zip is hashed by the writer's own second read: no extra read.
+        let from_writer = input_kind == Kind::Dir || (input_kind == Kind::Zip && kind == Kind::Zip);
+        let input_job = (!from_writer)
+            .then(|| scope.spawn(|| input_record(&input_path, input_kind, &input_entries)));
         let written = write_staged(
             pkg, &plan, kind, output, &parent, &out_name, progress, &temp,
         );
-        let input = input_job.join().unwrap_or_else(|_| {
-            Err(Error::io(
-                &input_path,
-                "cannot read",
-                std::io::Error::other("the thread hashing the input stopped unexpectedly"),
-            ))
+        let input = input_job.map(|job| {
+            job.join().unwrap_or_else(|_| {
+                Err(Error::io(
+                    &input_path,
+                    "cannot read",
+                    std::io::Error::other("the thread hashing the input stopped unexpectedly"),
+                ))
+            })
         });
         (input, written)
     });
-    let input_record = input_record?;
-    let (entries, output_record, sidecar_text, staged) = written?;
+    let input_from_thread = input_from_thread.transpose()?;
+    let (entries, output_record, sidecar_text, staged, input_digest) = written?;
+    let input_record = match (input_from_thread, input_digest) {
+        (Some(record), _) => record,
+        (None, _) if input_kind == Kind::Dir => {
+            dir_input_record(&input_path, &input_entries, &entries)?
+        }
+        (None, Some(d)) => FileRecord {
+            name: file_name(&input_path),
+            kind: input_kind,
+            size: d.size,
+            sha256: d.sha256,
+        },
+        (None, None) => input_record(&input_path, input_kind, &input_entries)?,
+    };
     progress.finish();
 
     let manifest = Manifest {
@@ -433,6 +453,16 @@ pub fn write(
     })
 }
 
+/// The written entries, the output's record, its sidecar text, the staged
+/// file or folder, and the input's digest when the writer took it.
+type StagedOutput = (
+    Vec<package::WrittenEntry>,
+    FileRecord,
+    String,
+    Staged,
+    Option<Digest>,
+);
+
 /// Writes the output to a temporary file (or folder) beside `output`, and
 /// returns its entries, its record, its sidecar text and the staged file.
 #[allow(clippy::too_many_arguments)]
@@ -445,7 +475,7 @@ fn write_staged(
     out_name: &str,
     progress: &dyn crate::Progress,
     temp: &dyn Fn(&str) -> Result<tempfile::NamedTempFile>,
-) -> Result<(Vec<package::WrittenEntry>, FileRecord, String, Staged)> {
+) -> Result<StagedOutput> {
     let total: u64 = plan
         .layout
         .items
@@ -457,7 +487,7 @@ fn write_staged(
         .sum();
     progress.start(total, out_name);
 
-    let staged: (Vec<package::WrittenEntry>, FileRecord, String, Staged) = match kind {
+    let staged = match kind {
         Kind::Dir => {
             if output.exists() {
                 return Err(Error::Usage(format!(
@@ -480,13 +510,14 @@ fn write_staged(
                 size: entries.iter().map(|e| e.size).sum(),
                 sha256: digest::of_bytes(listing.as_bytes()).sha256,
             };
-            (entries, record, listing, Staged::Dir(dir))
+            (entries, record, listing, Staged::Dir(dir), None)
         }
         _ => {
             let file = temp(".part")?;
-            let (entries, hashed) =
+            let written =
                 package::write_with_digest(pkg, &plan.layout, kind, file.path(), progress)?;
-            let d = match hashed {
+            let entries = written.entries;
+            let d = match written.output {
                 Some(d) => d,
                 None => digest::of_file(file.path())?,
             };
@@ -501,6 +532,7 @@ fn write_staged(
                 record,
                 sidecar_line(&d.sha256, out_name),
                 Staged::File(file),
+                written.input,
             )
         }
     };
@@ -577,6 +609,49 @@ fn input_record(path: &Path, kind: Kind, entries: &[package::Entry]) -> Result<F
             })
         }
     }
+}
+
+/// A folder input's record (see [`input_record`]) from the digests of the
+/// files the writer copied, hashing only those it replaced.
+fn dir_input_record(
+    path: &Path,
+    entries: &[package::Entry],
+    written: &[package::WrittenEntry],
+) -> Result<FileRecord> {
+    let copied: std::collections::HashMap<&str, &package::WrittenEntry> = written
+        .iter()
+        .filter(|w| w.source == "copied")
+        .map(|w| (w.name.as_str(), w))
+        .collect();
+    let mut listing = String::new();
+    let mut size = 0;
+    for entry in entries {
+        if entry.is_dir {
+            continue;
+        }
+        let d = match (copied.get(entry.name.as_str()), &entry.handle) {
+            (Some(w), _) => Digest {
+                size: w.size,
+                sha256: w.sha256.clone(),
+            },
+            (None, package::Handle::Path(p)) => digest::of_file(p)?,
+            (None, package::Handle::ZipIndex(_)) => {
+                return Err(Error::Corrupt {
+                    at: Location::entry(path, &entry.name),
+                    format: "folder",
+                    reason: "entry handle does not match its package".into(),
+                });
+            }
+        };
+        size += d.size;
+        listing.push_str(&sidecar_line(&d.sha256, &entry.name));
+    }
+    Ok(FileRecord {
+        name: file_name(path),
+        kind: Kind::Dir,
+        size,
+        sha256: digest::of_bytes(listing.as_bytes()).sha256,
+    })
 }
 
 /// Transforms one input into `output` (see the module docs).

@@ -667,6 +667,15 @@ fn manifest_names_each_entry_method_and_the_output_hash_is_the_file_hash() {
         serde_json::from_slice(&std::fs::read(tmp.path().join("o.zip.manifest.json")).unwrap())
             .unwrap();
     assert_eq!(manifest["output"]["sha256"], sha256(&bytes));
+    // A folder's input digest is that of its sha256sum-style listing, built
+    // from the digests the writer took of the files it copied.
+    let mut sorted = files.clone();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let listing: String = sorted
+        .iter()
+        .map(|(n, b)| format!("{}  {n}\n", sha256(b)))
+        .collect();
+    assert_eq!(manifest["input"]["sha256"], sha256(listing.as_bytes()));
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes)).unwrap();
     let method = |name: &str| {
         manifest["entries"]
@@ -711,6 +720,11 @@ fn manifest_names_each_entry_method_and_the_output_hash_is_the_file_hash() {
         serde_json::from_slice(&std::fs::read(tmp.path().join("o2.zip.manifest.json")).unwrap())
             .unwrap();
     assert_eq!(manifest2["output"]["sha256"], sha256(&bytes2));
+    // The input's digest comes from the writer's own second read of it.
+    assert_eq!(
+        manifest2["input"]["sha256"],
+        sha256(&std::fs::read(&zipped).unwrap())
+    );
     let sidecar = std::fs::read_to_string(tmp.path().join("o2.zip.sha256")).unwrap();
     assert_eq!(sidecar, format!("{}  o2.zip\n", sha256(&bytes2)));
     for e in manifest2["entries"].as_array().unwrap() {

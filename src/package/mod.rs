@@ -449,20 +449,35 @@ pub fn write(
     }
 }
 
-/// Like [`write`], and also returns the digest of the file written when the
-/// writer could hash it while writing (zip); `None` means the caller must
-/// hash the output by reading it.
+/// What a writer produced, with the digests it could take on the way.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// Every file entry written, in order.
+    pub entries: Vec<WrittenEntry>,
+    /// The output file's digest, when it was hashed while written; `None`
+    /// means the caller must hash the output by reading it.
+    pub output: Option<crate::digest::Digest>,
+    /// The input file's digest, when the writer read all of it anyway.
+    pub input: Option<crate::digest::Digest>,
+}
+
+/// Like [`write`], and also returns the digests the writer could take while
+/// writing (zip output): the output's, and for a zip input, the input's.
 pub fn write_with_digest(
     pkg: &mut Package,
     layout: &Layout,
     kind: Kind,
     dest: &Path,
     progress: &dyn crate::Progress,
-) -> Result<(Vec<WrittenEntry>, Option<crate::digest::Digest>)> {
+) -> Result<Written> {
     match kind {
         Kind::Zip => zip::write_hashed(pkg, layout, dest, progress),
         #[allow(unreachable_patterns)]
-        _ => Ok((write(pkg, layout, kind, dest, progress)?, None)),
+        _ => Ok(Written {
+            entries: write(pkg, layout, kind, dest, progress)?,
+            output: None,
+            input: None,
+        }),
     }
 }
 

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ::zip::write::{PreparedZipFile, SimpleFileOptions};
 use ::zip::{CompressionMethod, ZipArchive, ZipWriter};
 
-use super::{Content, Entry, Handle, Layout, Package, Source, WrittenEntry};
-use crate::digest::{Digest, HashingReader, HashingWriter};
+use super::{Content, Entry, Handle, Layout, Package, Source, Written, WrittenEntry};
+use crate::digest::{Digest, HashingReader, HashingWriter, SequentialHasher};
 use crate::error::{Error, Location, Result};
 
 /// Turns a zip crate error into one naming the archive (and entry).
@@ -105,7 +105,7 @@ pub(crate) fn write(
     dest: &Path,
     progress: &dyn crate::Progress,
 ) -> Result<Vec<WrittenEntry>> {
-    write_hashed(pkg, layout, dest, progress).map(|(entries, _)| entries)
+    write_hashed(pkg, layout, dest, progress).map(|w| w.entries)
 }
 
 /// Writes `layout` as a zip at `dest`, and returns with the entries the
@@ -115,13 +115,15 @@ pub(crate) fn write(
 ///
 /// Raw-copied entries' content digests are computed on another thread that
 /// reads (and inflates, checking each CRC) the input a second time while
-/// this one copies: the two passes take the time of one on two cores.
+/// this one copies: the two passes take the time of one on two cores. That
+/// thread's reads also give the input file's digest (when it has entries to
+/// hash), so the input is not read a third time.
 pub(crate) fn write_hashed(
     pkg: &mut Package,
     layout: &Layout,
     dest: &Path,
     progress: &dyn crate::Progress,
-) -> Result<(Vec<WrittenEntry>, Option<Digest>)> {
+) -> Result<Written> {
     let file = File::create(dest).map_err(|e| Error::io(dest, "cannot create", e))?;
     let mut out = ZipWriter::new(HashingWriter::new(BufWriter::with_capacity(1 << 20, file)));
 
@@ -158,12 +160,13 @@ pub(crate) fn write_hashed(
                     reason: "the thread hashing its entries stopped unexpectedly".into(),
                 })
             }),
-            None => Ok(Vec::new()),
+            None => Ok((Vec::new(), None)),
         };
         (written, digests)
     });
     let mut written = written?;
-    for (row, digest) in digests? {
+    let (digests, input_digest) = digests?;
+    for (row, digest) in digests {
         if let Some(w) = written.get_mut(row) {
             w.size = digest.size;
             w.sha256 = digest.sha256;
@@ -181,7 +184,11 @@ pub(crate) fn write_hashed(
         .map_err(|e| Error::io(dest, "cannot write", e.into_error()))?;
     file.sync_all()
         .map_err(|e| Error::io(dest, "cannot write", e))?;
-    Ok((written, digest))
+    Ok(Written {
+        entries: written,
+        output: digest,
+        input: input_digest,
+    })
 }
 
 fn write_error(dest: &Path, e: ::zip::result::ZipError) -> Error {
@@ -467,17 +474,21 @@ fn prepare_files<'a>(
         .collect()
 }
 
+/// Content digests by manifest row, and the digest of the whole input.
+type EntryDigests = (Vec<(usize, Digest)>, Option<Digest>);
+
 /// The content digest of each `(row, zip index, location)` entry of the zip
-/// at `path`, read through its own handle. Stops early when `cancel` is set
-/// (the writer failed; the result is not used).
+/// at `path`, read through its own handle, and the digest of the whole file.
+/// Stops early when `cancel` is set (the writer failed; the result is not
+/// used).
 fn hash_entries(
     path: &Path,
     entries: &[(usize, usize, Location)],
     cancel: &AtomicBool,
-) -> Result<Vec<(usize, Digest)>> {
+) -> Result<EntryDigests> {
     let file = File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
-    let mut archive = ZipArchive::new(BufReader::with_capacity(1 << 20, file))
-        .map_err(|e| corrupt(Location::file(path), e))?;
+    let reader = BufReader::with_capacity(1 << 20, SequentialHasher::new(file));
+    let mut archive = ZipArchive::new(reader).map_err(|e| corrupt(Location::file(path), e))?;
     let mut buf = vec![0u8; 1 << 18];
     let mut digests = Vec::with_capacity(entries.len());
     for (row, index, at) in entries {
@@ -489,7 +500,7 @@ fn hash_entries(
         let mut hashing = HashingReader::new(reader);
         loop {
             if cancel.load(Ordering::Relaxed) {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), None));
             }
             match hashing.read(&mut buf) {
                 Ok(0) => break,
@@ -500,7 +511,12 @@ fn hash_entries(
         }
         digests.push((*row, hashing.finish()));
     }
-    Ok(digests)
+    let whole = archive
+        .into_inner()
+        .into_inner()
+        .finish()
+        .map_err(|e| Error::io(path, "cannot read", e))?;
+    Ok((digests, Some(whole)))
 }
 
 /// Copies a reader into the zip writer, telling read errors (the input's
