@@ -4,7 +4,8 @@
 # setup files, a hundred small files, setAid.ini with KeepPreviousSetting=1,
 # an unmanaged sylink.xml) as a zip and as a folder under bench-work/, then
 # times, side by side, with medians over several runs:
-#   floor    cp of the zip + sha256sum of the copy
+#   floor    cp of the zip + sha256sum of the copy (and, since coreutils'
+#            sha256sum may not use the CPU's SHA extensions, cp + openssl)
 #   shell    unzip, sed SetAid.ini, cp sylink.xml, zip -r, sha256sum
 #   python   zipfile rewrite of every entry, replace the two files, hash
 #   sepkg    transform zip -> zip, folder -> zip
@@ -71,22 +72,25 @@ RESULTS="$W/results.txt"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # measure KEY REPS COMMAND: runs COMMAND (a bash string) REPS times with an
-# empty $OUT, records the median wall time and the median peak RSS.
+# empty $OUT, records the median wall time, the median CPU time (user +
+# system: less sensitive than wall time to other work on the machine) and
+# the median peak RSS.
 measure() {
-    local key=$1 reps=$2 cmd=$3 i times=() mems=()
+    local key=$1 reps=$2 cmd=$3 i times=() cpus=() mems=()
     for ((i = 0; i < reps; i++)); do
         rm -rf "$OUT"; mkdir -p "$OUT"
-        if ! /usr/bin/time -f '%e %M' -o "$W/time.txt" bash -c "$cmd" >"$W/stdout.txt" 2>"$W/stderr.txt"; then
+        if ! /usr/bin/time -f '%e %U %S %M' -o "$W/time.txt" bash -c "$cmd" >"$W/stdout.txt" 2>"$W/stderr.txt"; then
             echo "bench: $key failed:" >&2; cat "$W/stderr.txt" "$W/time.txt" >&2; exit 1
         fi
-        read -r t m < <(tail -n 1 "$W/time.txt")
-        times+=("$t"); mems+=("$m")
+        read -r t u s m < <(tail -n 1 "$W/time.txt")
+        times+=("$t"); mems+=("$m"); cpus+=("$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}')")
     done
-    local tmed mmed
+    local tmed cmed mmed
     tmed=$(printf '%s\n' "${times[@]}" | median)
+    cmed=$(printf '%s\n' "${cpus[@]}" | median)
     mmed=$(printf '%s\n' "${mems[@]}" | median)
-    echo "$key $tmed $mmed ${times[*]}" >> "$RESULTS"
-    printf '  %-14s median %6.2f s  runs: %s  max RSS %s KB\n' "$key" "$tmed" "${times[*]}" "$mmed" >&2
+    echo "$key $tmed $mmed $cmed ${times[*]}" >> "$RESULTS"
+    printf '  %-14s median %6.2f s (CPU %s s)  runs: %s  max RSS %s KB\n' "$key" "$tmed" "$cmed" "${times[*]}" "$mmed" >&2
 }
 
 make_pkg pkg400 350 400
@@ -99,6 +103,7 @@ rm -f "$W"/warmup.zip*
 
 ZIP="$W/pkg400.zip"
 measure floor "$REPS" "cp '$ZIP' '$OUT/copy.zip' && sha256sum '$OUT/copy.zip'"
+measure floor_ossl "$REPS" "cp '$ZIP' '$OUT/copy.zip' && openssl dgst -sha256 '$OUT/copy.zip'"
 measure shell "$SHELL_REPS" "set -e; mkdir '$OUT/x'; cd '$OUT/x'; unzip -q '$ZIP'; \
 sed -i 's/^KeepPreviousSetting=1/KeepPreviousSetting=0/' setAid.ini; cp '$SYLINK' sylink.xml; \
 zip -q -r -X ../shell.zip .; sha256sum ../shell.zip"
@@ -139,18 +144,17 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
     echo "load average before: $LOAD_BEFORE, after: $LOAD_AFTER; medians of $REPS runs ($SHELL_REPS for shell, python, batch)"
     echo "package: $(du -m "$ZIP" | cut -f1) MB zip, $(find "$W/pkg400" -type f | wc -l) files"
     echo
-    echo "| method | median s | x floor | max RSS MB | runs s |"
-    echo "|---|---|---|---|---|"
-    printf '| %s | %s | %s | %s | %s |\n' "floor: cp + sha256sum" "$(get floor 2)" "1.00" "$(mb "$(get floor 3)")" "$(awk '$1=="floor"{for(i=4;i<=NF;i++)printf "%s ", $i}' "$RESULTS")"
-    for k in shell:"shell: unzip, sed, cp, zip -r, sha256sum" python:"python zipfile" sepkg_zip:"sepkg zip -> zip" sepkg_dir:"sepkg folder -> zip" sepkg_zip_1500:"sepkg zip -> zip, 1.5 GB" batch:"sepkg batch, 8 x 50 MB" sequential:"sepkg one by one, 8 x 50 MB"; do
+    echo "| method | median s | x floor | CPU s | max RSS MB | runs s |"
+    echo "|---|---|---|---|---|---|"
+    for k in floor:"floor: cp + sha256sum" floor_ossl:"cp + openssl sha256" shell:"shell: unzip, sed, cp, zip -r, sha256sum" python:"python zipfile" sepkg_zip:"sepkg zip -> zip" sepkg_dir:"sepkg folder -> zip" sepkg_zip_1500:"sepkg zip -> zip, 1.5 GB" batch:"sepkg batch, 8 x 50 MB" sequential:"sepkg one by one, 8 x 50 MB"; do
         key=${k%%:*}; label=${k#*:}
         [ -n "$(get "$key" 2)" ] || continue
-        printf '| %s | %s | %s | %s | %s |\n' "$label" "$(get "$key" 2)" \
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$(get "$key" 2)" \
             "$(if [[ $key == batch || $key == sequential || $key == sepkg_zip_1500 ]]; then echo "-"; else ratio "$(get "$key" 2)" "$(get floor 2)"; fi)" \
-            "$(mb "$(get "$key" 3)")" "$(awk -v k="$key" '$1==k{for(i=4;i<=NF;i++)printf "%s ", $i}' "$RESULTS")"
+            "$(get "$key" 4)" "$(mb "$(get "$key" 3)")" "$(awk -v k="$key" '$1==k{for(i=5;i<=NF;i++)printf "%s ", $i}' "$RESULTS")"
     done
     echo
-    echo "sepkg zip -> zip / floor: $(ratio "$(get sepkg_zip 2)" "$(get floor 2)") (target <= 1.5)"
+    echo "sepkg zip -> zip / floor: $(ratio "$(get sepkg_zip 2)" "$(get floor 2)") (target <= 1.5); / cp + openssl: $(ratio "$(get sepkg_zip 2)" "$(get floor_ossl 2)")"
     echo "shell / sepkg zip -> zip: $(ratio "$(get shell 2)" "$(get sepkg_zip 2)") (target >= 10)"
     echo "python / sepkg zip -> zip: $(ratio "$(get python 2)" "$(get sepkg_zip 2)")"
     if [ -n "$(get batch 2)" ]; then
