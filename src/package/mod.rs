@@ -284,7 +284,7 @@ impl Package {
     }
 
     /// A reader over entry `index`'s uncompressed content. Read errors from
-    /// it should go through [`read_error`] to name the entry.
+    /// it should go through `read_error` to name the entry.
     pub fn open_entry(&mut self, index: usize) -> Result<Box<dyn Read + '_>> {
         let at = self.location(index);
         match (&self.entries[index].handle, &mut self.source) {
@@ -461,7 +461,7 @@ pub struct Written {
     pub input: Option<crate::digest::Digest>,
 }
 
-/// Like [`write`], and also returns the digests the writer could take while
+/// Like [`write()`], and also returns the digests the writer could take while
 /// writing (zip output): the output's, and for a zip input, the input's.
 pub fn write_with_digest(
     pkg: &mut Package,
