@@ -108,14 +108,14 @@ pub(crate) fn write(
     write_hashed(pkg, layout, dest, progress).map(|w| w.entries)
 }
 
-/// Writes `layout` as a zip at `dest`, and returns with the entries the
-/// digest of the file written, hashed as it was written. `None` when the
-/// writer had to patch bytes it had already written (a streamed large
-/// folder file): then the caller hashes the file by reading it.
+/// Writes `layout` as a zip at `dest`. Besides the entries, returns the
+/// digest of the file written, hashed as it was written (`None` when the
+/// writer had to patch bytes it had already written, after a streamed large
+/// folder file: then the caller hashes the file by reading it).
 ///
 /// Raw-copied entries' content digests are computed on another thread that
 /// reads (and inflates, checking each CRC) the input a second time while
-/// this one copies: the two passes take the time of one on two cores. That
+/// this one copies, so on two cores the hashing runs beside the copy. That
 /// thread's reads also give the input file's digest (when it has entries to
 /// hash), so the input is not read a third time.
 pub(crate) fn write_hashed(
