@@ -363,60 +363,46 @@ pub fn write(
             .map_err(|e| Error::io(&parent, "cannot create a temporary file in", e))
     };
 
-    let input_record = input_record(pkg)?;
-    let total: u64 = plan
-        .layout
-        .items
-        .iter()
-        .map(|i| match &i.content {
-            Content::Copy(n) => pkg.entries()[*n].size,
-            Content::Replace(_, b) | Content::Add(b) => b.len() as u64,
-        })
-        .sum();
-    progress.start(total, &out_name);
-
-    let (entries, output_record, sidecar_text, staged): (_, _, _, Staged) = match kind {
-        Kind::Dir => {
-            if output.exists() {
-                return Err(Error::Usage(format!(
-                    "{}: already exists; remove it or choose another output with -o",
-                    output.display()
-                )));
-            }
-            let dir = tempfile::Builder::new()
-                .prefix(&format!(".{out_name}."))
-                .tempdir_in(&parent)
-                .map_err(|e| Error::io(&parent, "cannot create a temporary folder in", e))?;
-            let entries = package::write(pkg, &plan.layout, kind, dir.path(), None, progress)?;
-            let listing: String = entries
-                .iter()
-                .map(|e| sidecar_line(&e.sha256, &format!("{out_name}/{}", e.name)))
-                .collect();
-            let record = FileRecord {
-                name: out_name.clone(),
-                kind,
-                size: entries.iter().map(|e| e.size).sum(),
-                sha256: digest::of_bytes(listing.as_bytes()).sha256,
-            };
-            (entries, record, listing, Staged::Dir(dir))
+    // The input's digest is a separate read of the input: it runs on another
+    // core while the output is written.
+    let input_path = pkg.path().to_path_buf();
+    let input_kind = pkg.kind();
+    let input_entries = pkg.entries().to_vec();
+    let (input_from_thread, written) = std::thread::scope(|scope| {
+        // A folder's record is built afterwards from the digests the writer
+        // takes of the files it copies (the same bytes), and a zip written
+        // to a zip is hashed by the writer's own second read: no extra read.
+        let from_writer = input_kind == Kind::Dir || (input_kind == Kind::Zip && kind == Kind::Zip);
+        let input_job = (!from_writer)
+            .then(|| scope.spawn(|| input_record(&input_path, input_kind, &input_entries)));
+        let written = write_staged(
+            pkg, &plan, kind, stub, output, &parent, &out_name, progress, &temp,
+        );
+        let input = input_job.map(|job| {
+            job.join().unwrap_or_else(|_| {
+                Err(Error::io(
+                    &input_path,
+                    "cannot read",
+                    std::io::Error::other("the thread hashing the input stopped unexpectedly"),
+                ))
+            })
+        });
+        (input, written)
+    });
+    let input_from_thread = input_from_thread.transpose()?;
+    let (entries, output_record, sidecar_text, staged, input_digest) = written?;
+    let input_record = match (input_from_thread, input_digest) {
+        (Some(record), _) => record,
+        (None, _) if input_kind == Kind::Dir => {
+            dir_input_record(&input_path, &input_entries, &entries)?
         }
-        _ => {
-            let file = temp(".part")?;
-            let entries = package::write(pkg, &plan.layout, kind, file.path(), stub, progress)?;
-            let d = digest::of_file(file.path())?;
-            let record = FileRecord {
-                name: out_name.clone(),
-                kind,
-                size: d.size,
-                sha256: d.sha256.clone(),
-            };
-            (
-                entries,
-                record,
-                sidecar_line(&d.sha256, &out_name),
-                Staged::File(file),
-            )
-        }
+        (None, Some(d)) => FileRecord {
+            name: file_name(&input_path),
+            kind: input_kind,
+            size: d.size,
+            sha256: d.sha256,
+        },
+        (None, None) => input_record(&input_path, input_kind, &input_entries)?,
     };
     progress.finish();
 
@@ -470,6 +456,93 @@ pub fn write(
     })
 }
 
+/// The written entries, the output's record, its sidecar text, the staged
+/// file or folder, and the input's digest when the writer took it.
+type StagedOutput = (
+    Vec<package::WrittenEntry>,
+    FileRecord,
+    String,
+    Staged,
+    Option<Digest>,
+);
+
+/// Writes the output to a temporary file (or folder) beside `output`, and
+/// returns its entries, its record, its sidecar text and the staged file.
+#[allow(clippy::too_many_arguments)]
+fn write_staged(
+    pkg: &mut Package,
+    plan: &Plan,
+    kind: Kind,
+    stub: Option<&package::exe::Stub>,
+    output: &Path,
+    parent: &Path,
+    out_name: &str,
+    progress: &dyn crate::Progress,
+    temp: &dyn Fn(&str) -> Result<tempfile::NamedTempFile>,
+) -> Result<StagedOutput> {
+    let total: u64 = plan
+        .layout
+        .items
+        .iter()
+        .map(|i| match &i.content {
+            Content::Copy(n) => pkg.entries()[*n].size,
+            Content::Replace(_, b) | Content::Add(b) => b.len() as u64,
+        })
+        .sum();
+    progress.start(total, out_name);
+
+    let staged = match kind {
+        Kind::Dir => {
+            if output.exists() {
+                return Err(Error::Usage(format!(
+                    "{}: already exists; remove it or choose another output with -o",
+                    output.display()
+                )));
+            }
+            let dir = tempfile::Builder::new()
+                .prefix(&format!(".{out_name}."))
+                .tempdir_in(parent)
+                .map_err(|e| Error::io(parent, "cannot create a temporary folder in", e))?;
+            let entries = package::write(pkg, &plan.layout, kind, dir.path(), None, progress)?;
+            let listing: String = entries
+                .iter()
+                .map(|e| sidecar_line(&e.sha256, &format!("{out_name}/{}", e.name)))
+                .collect();
+            let record = FileRecord {
+                name: out_name.to_string(),
+                kind,
+                size: entries.iter().map(|e| e.size).sum(),
+                sha256: digest::of_bytes(listing.as_bytes()).sha256,
+            };
+            (entries, record, listing, Staged::Dir(dir), None)
+        }
+        _ => {
+            let file = temp(".part")?;
+            let written =
+                package::write_with_digest(pkg, &plan.layout, kind, file.path(), stub, progress)?;
+            let entries = written.entries;
+            let d = match written.output {
+                Some(d) => d,
+                None => digest::of_file(file.path())?,
+            };
+            let record = FileRecord {
+                name: out_name.to_string(),
+                kind,
+                size: d.size,
+                sha256: d.sha256.clone(),
+            };
+            (
+                entries,
+                record,
+                sidecar_line(&d.sha256, out_name),
+                Staged::File(file),
+                written.input,
+            )
+        }
+    };
+    Ok(staged)
+}
+
 /// Outputs are for a web server: readable by all (less the umask), where
 /// tempfile's default is 0600.
 fn readable(builder: &mut tempfile::Builder<'_, '_>) {
@@ -499,24 +572,29 @@ fn write_all(file: &mut tempfile::NamedTempFile, bytes: &[u8]) -> Result<()> {
 
 /// The input's record: a file's own digest; for a folder, the digest of a
 /// `sha256sum`-style listing of its files (so it too names the exact bytes).
-fn input_record(pkg: &mut Package) -> Result<FileRecord> {
-    let name = file_name(pkg.path());
-    match pkg.kind() {
+/// Reads through its own handles, so it can run beside the writer.
+fn input_record(path: &Path, kind: Kind, entries: &[package::Entry]) -> Result<FileRecord> {
+    let name = file_name(path);
+    match kind {
         Kind::Dir => {
             let mut listing = String::new();
             let mut size = 0;
-            for i in 0..pkg.entries().len() {
-                if pkg.entries()[i].is_dir {
+            for entry in entries {
+                if entry.is_dir {
                     continue;
                 }
-                let at = pkg.location(i);
-                let reader = pkg.open_entry(i)?;
-                let mut hashing = digest::HashingReader::new(reader);
-                std::io::copy(&mut hashing, &mut std::io::sink())
-                    .map_err(|e| package::read_error(&at, Kind::Dir, e))?;
-                let d = hashing.finish();
+                let d = match &entry.handle {
+                    package::Handle::Path(p) => digest::of_file(p)?,
+                    _ => {
+                        return Err(Error::Corrupt {
+                            at: Location::entry(path, &entry.name),
+                            format: "folder",
+                            reason: "entry handle does not match its package".into(),
+                        });
+                    }
+                };
                 size += d.size;
-                listing.push_str(&sidecar_line(&d.sha256, &pkg.entries()[i].name));
+                listing.push_str(&sidecar_line(&d.sha256, &entry.name));
             }
             Ok(FileRecord {
                 name,
@@ -526,7 +604,7 @@ fn input_record(pkg: &mut Package) -> Result<FileRecord> {
             })
         }
         kind => {
-            let d = digest::of_file(pkg.path())?;
+            let d = digest::of_file(path)?;
             Ok(FileRecord {
                 name,
                 kind,
@@ -535,6 +613,49 @@ fn input_record(pkg: &mut Package) -> Result<FileRecord> {
             })
         }
     }
+}
+
+/// A folder input's record (see [`input_record`]) from the digests of the
+/// files the writer copied, hashing only those it replaced.
+fn dir_input_record(
+    path: &Path,
+    entries: &[package::Entry],
+    written: &[package::WrittenEntry],
+) -> Result<FileRecord> {
+    let copied: std::collections::HashMap<&str, &package::WrittenEntry> = written
+        .iter()
+        .filter(|w| w.source == "copied")
+        .map(|w| (w.name.as_str(), w))
+        .collect();
+    let mut listing = String::new();
+    let mut size = 0;
+    for entry in entries {
+        if entry.is_dir {
+            continue;
+        }
+        let d = match (copied.get(entry.name.as_str()), &entry.handle) {
+            (Some(w), _) => Digest {
+                size: w.size,
+                sha256: w.sha256.clone(),
+            },
+            (None, package::Handle::Path(p)) => digest::of_file(p)?,
+            (None, _) => {
+                return Err(Error::Corrupt {
+                    at: Location::entry(path, &entry.name),
+                    format: "folder",
+                    reason: "entry handle does not match its package".into(),
+                });
+            }
+        };
+        size += d.size;
+        listing.push_str(&sidecar_line(&d.sha256, &entry.name));
+    }
+    Ok(FileRecord {
+        name: file_name(path),
+        kind: Kind::Dir,
+        size,
+        sha256: digest::of_bytes(listing.as_bytes()).sha256,
+    })
 }
 
 /// Transforms one input into `output` (see the module docs). An .exe

@@ -582,3 +582,30 @@ fn signed_pe32_exe_is_handled() {
     assert_eq!(files, expected_files());
     zip_tools_accept(&out);
 }
+
+#[test]
+fn exe_output_sidecar_and_manifest_hash_the_whole_file() {
+    // The payload is written after the stub, so the digest taken while
+    // writing would miss the stub: the file must be hashed whole.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("setup.exe");
+    let output = transform(&zip_exe(tmp.path()), &out, &[]);
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    let whole = sha256(&std::fs::read(&out).unwrap());
+    let sidecar = std::fs::read_to_string(tmp.path().join("setup.exe.sha256")).unwrap();
+    assert_eq!(sidecar, format!("{whole}  setup.exe\n"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("setup.exe.manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["output"]["sha256"], whole);
+    let check = Command::new("sha256sum")
+        .args(["-c", "setup.exe.sha256"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}

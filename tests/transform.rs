@@ -625,7 +625,7 @@ fn folder_to_zip_output_is_pinned() {
     );
     assert_eq!(
         sha256(&bytes),
-        "c2898aecee67b226d548f097961751708dc3f05049f0f8d1bf7a9178d3bfe91c"
+        "d51836f95f230c99d146fb80b4f28c0bbf4db8895e50efa62c3f75cee8e20a70"
     );
 }
 
@@ -648,4 +648,94 @@ fn help_teaches_the_job() {
     }
     let top = text(&sepkg().arg("--help").output().unwrap()).0;
     assert!(top.contains("KB 212696"), "{top}");
+}
+
+#[test]
+fn manifest_names_each_entry_method_and_the_output_hash_is_the_file_hash() {
+    // Folder to zip: incompressible files are stored (deflating would only
+    // grow them), compressible ones deflated; a large one is streamed.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("export");
+    let mut files = fx::example_files();
+    files.push(("big.bin".into(), fx::filler(6 << 20, 11)));
+    files.push(("small.bin".into(), fx::filler(100 << 10, 12)));
+    files.push(("notes.txt".into(), b"compressible text\r\n".repeat(5000)));
+    fx::write_dir(&dir, &files);
+    let out = tmp.path().join("o.zip");
+    let bytes = transform(&dir, &managed_sylink_file(tmp.path()), &out, &[]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("o.zip.manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["output"]["sha256"], sha256(&bytes));
+    // A folder's input digest is that of its sha256sum-style listing, built
+    // from the digests the writer took of the files it copied.
+    let mut sorted = files.clone();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let listing: String = sorted
+        .iter()
+        .map(|(n, b)| format!("{}  {n}\n", sha256(b)))
+        .collect();
+    assert_eq!(manifest["input"]["sha256"], sha256(listing.as_bytes()));
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes)).unwrap();
+    let method = |name: &str| {
+        manifest["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no manifest entry {name}"))["method"]
+            .clone()
+    };
+    for (name, want) in [
+        ("big.bin", "stored"),
+        ("small.bin", "stored"),
+        ("notes.txt", "deflated"),
+        ("setAid.ini", "deflated"),
+    ] {
+        assert_eq!(method(name), want, "{name}");
+        let in_zip = archive.by_name(name).unwrap().compression();
+        let expect = if want == "stored" {
+            zip::CompressionMethod::Stored
+        } else {
+            zip::CompressionMethod::Deflated
+        };
+        assert_eq!(in_zip, expect, "{name} in the zip");
+    }
+    for (name, content) in unzip(&bytes) {
+        if let Some((_, original)) = files.iter().find(|(n, _)| *n == name)
+            && name != "setAid.ini"
+            && name != "sylink.xml"
+        {
+            assert!(content == *original, "{name} differs");
+        }
+    }
+
+    // Zip to zip: copied entries keep their method; the manifest's output
+    // digest (hashed while writing) is the file's.
+    let zipped = tmp.path().join("in.zip");
+    std::fs::write(&zipped, fx::zip(&files)).unwrap();
+    let out2 = tmp.path().join("o2.zip");
+    let bytes2 = transform(&zipped, &managed_sylink_file(tmp.path()), &out2, &[]);
+    let manifest2: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("o2.zip.manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest2["output"]["sha256"], sha256(&bytes2));
+    // The input's digest comes from the writer's own second read of it.
+    assert_eq!(
+        manifest2["input"]["sha256"],
+        sha256(&std::fs::read(&zipped).unwrap())
+    );
+    let sidecar = std::fs::read_to_string(tmp.path().join("o2.zip.sha256")).unwrap();
+    assert_eq!(sidecar, format!("{}  o2.zip\n", sha256(&bytes2)));
+    for e in manifest2["entries"].as_array().unwrap() {
+        assert_eq!(e["method"], "deflated", "{}", e["name"]);
+        let name = e["name"].as_str().unwrap();
+        let content = unzip(&bytes2)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1;
+        assert_eq!(e["sha256"], sha256(&content), "{name}");
+        assert_eq!(e["size"], content.len() as u64, "{name}");
+    }
 }

@@ -687,6 +687,7 @@ pub(crate) fn write_to(
             size: digest.size,
             sha256: digest.sha256,
             source: item.content.source(),
+            method: Some("mszip"),
         });
     }
     let buffered = writer.finish().map_err(werr)?;

@@ -127,6 +127,7 @@ pub(crate) fn write(
             size: digest.size,
             sha256: digest.sha256,
             source: item.content.source(),
+            method: None,
         });
     }
     Ok(written)

@@ -628,7 +628,10 @@ pub(crate) fn write(
     }
     let (written, mut out) = match stub.payload {
         PayloadKind::Cab => super::cab::write_to(pkg, layout, out, dest, progress)?,
-        _ => super::zip::write_to(pkg, layout, out, dest, progress)?,
+        _ => {
+            let (written, out) = super::zip::write_to(pkg, layout, out, dest, progress)?;
+            (written.entries, out)
+        }
     };
     if stub.checksum_set {
         let sum = pe_checksum(&mut out, stub.checksum_at).map_err(werr)?;

@@ -21,7 +21,9 @@
 //!   keeps its input entry's timestamp, permissions and compression method;
 //! - a folder to zip: every entry gets the DOS epoch 1980-01-01 00:00:00 as
 //!   its time, Unix permissions 0644 (0755 for folders), Deflate level 6,
-//!   and no extra fields;
+//!   and no extra fields; a file that deflating would not make smaller is
+//!   stored instead (for a file over 4 MiB, decided on its first MiB), and
+//!   the manifest names each entry's method;
 //! - an added entry (a sylink.xml where the root had none) gets the same
 //!   fixed time, permissions and compression;
 //! - a cabinet output (from any input) is written afresh: MSZIP folders
@@ -583,6 +585,9 @@ pub struct WrittenEntry {
     pub sha256: String,
     /// `copied`, `replaced` or `added`.
     pub source: &'static str,
+    /// In a zip: `stored` or `deflated`; in a cabinet: `mszip`. None in a folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
 }
 
 impl Content {
@@ -621,6 +626,38 @@ pub fn write(
                 dest.display()
             ))),
         },
+    }
+}
+
+/// What a writer produced, with the digests it could take on the way.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// Every file entry written, in order.
+    pub entries: Vec<WrittenEntry>,
+    /// The output file's digest, when it was hashed while written; `None`
+    /// means the caller must hash the output by reading it.
+    pub output: Option<crate::digest::Digest>,
+    /// The input file's digest, when the writer read all of it anyway.
+    pub input: Option<crate::digest::Digest>,
+}
+
+/// Like [`write()`], and also returns the digests the writer could take while
+/// writing (zip output): the output's, and for a zip input, the input's.
+pub fn write_with_digest(
+    pkg: &mut Package,
+    layout: &Layout,
+    kind: Kind,
+    dest: &Path,
+    stub: Option<&exe::Stub>,
+    progress: &dyn crate::Progress,
+) -> Result<Written> {
+    match kind {
+        Kind::Zip => zip::write_hashed(pkg, layout, dest, progress),
+        _ => Ok(Written {
+            entries: write(pkg, layout, kind, dest, stub, progress)?,
+            output: None,
+            input: None,
+        }),
     }
 }
 
