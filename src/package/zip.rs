@@ -36,10 +36,25 @@ pub(crate) fn open(path: &Path) -> Result<(Vec<Entry>, Source)> {
         .map_err(|e| corrupt(Location::file(path), e))?;
     let mut entries = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
+        // The central directory names the entry even when its local header
+        // is damaged, so the message can say which one.
+        let stored = archive
+            .name_for_index(i)
+            .and_then(|n| n.ok())
+            .map_or_else(|| format!("#{i}"), |n| n.into_owned());
         let f = archive
             .by_index_raw(i)
-            .map_err(|e| corrupt(Location::entry(path, format!("#{i}")), e))?;
-        let name = String::from_utf8_lossy(f.name_raw()).replace('\\', "/");
+            .map_err(|e| corrupt(Location::entry(path, stored.clone()), e))?;
+        let raw = String::from_utf8_lossy(f.name_raw()).into_owned();
+        // Checked before `\` becomes `/`, so the message shows the name as
+        // stored: `..\x` and `C:\x` are what a user sees listing the archive.
+        if let Some(reason) = super::unsafe_name(&raw) {
+            return Err(Error::UnsafeEntry {
+                at: Location::entry(path, raw),
+                reason: reason.to_string(),
+            });
+        }
+        let name = raw.replace('\\', "/");
         let at = || Location::entry(path, name.clone());
         if f.encrypted() {
             return Err(Error::UnsafeEntry {
@@ -75,7 +90,48 @@ pub(crate) fn open(path: &Path) -> Result<(Vec<Entry>, Source)> {
             handle: Handle::ZipIndex(i),
         });
     }
+    // The zip crate keys entries by name, so a second entry with the same
+    // name silently replaces the first: it would vanish from the output.
+    if archive.has_duplicate_names() {
+        return Err(Error::UnsafeEntry {
+            at: Location::entry(
+                path,
+                first_duplicate(path, archive.central_directory_start()),
+            ),
+            reason: "the name appears twice in the archive".into(),
+        });
+    }
+    // Local headers that disagree with the central directory, entries that
+    // overlap, or a local header the directory does not list (a damaged
+    // entry count) mean the archive is not what it claims: refuse rather
+    // than write the central directory's view of it.
+    archive
+        .validate_header_consistency()
+        .map_err(|e| corrupt(Location::file(path), e))?;
     Ok((entries, Source::Zip(Box::new(archive))))
+}
+
+/// The first name that appears twice in the central directory starting at
+/// `start`, read record by record (the zip crate's index has lost it).
+fn first_duplicate(path: &Path, start: u64) -> String {
+    let walk = || -> io::Result<Option<String>> {
+        let mut r = BufReader::new(File::open(path)?);
+        io::Seek::seek(&mut r, io::SeekFrom::Start(start))?;
+        let mut seen = std::collections::HashSet::new();
+        let mut fixed = [0u8; 46];
+        while r.read_exact(&mut fixed).is_ok() && fixed[..4] == *b"PK\x01\x02" {
+            let le16 = |at: usize| usize::from(u16::from_le_bytes([fixed[at], fixed[at + 1]]));
+            let mut name = vec![0u8; le16(28)];
+            r.read_exact(&mut name)?;
+            io::Seek::seek_relative(&mut r, (le16(30) + le16(32)) as i64)?;
+            let name = String::from_utf8_lossy(&name).into_owned();
+            if !seen.insert(name.clone()) {
+                return Ok(Some(name));
+            }
+        }
+        Ok(None)
+    };
+    walk().ok().flatten().unwrap_or_else(|| "(unknown)".into())
 }
 
 /// Options for an entry sepkg writes itself (see the module docs on
@@ -133,8 +189,21 @@ pub(crate) fn write(
                                 archive.by_index(*i).map_err(|e| corrupt(at.clone(), e))?;
                             let mut hashing = HashingReader::new(reader);
                             io::copy(&mut hashing, &mut io::sink())
-                                .map_err(|e| corrupt(at, ::zip::result::ZipError::Io(e)))?;
-                            Some(hashing.finish())
+                                .map_err(|e| corrupt(at.clone(), ::zip::result::ZipError::Io(e)))?;
+                            let digest = hashing.finish();
+                            // The raw copy carries the declared size into the
+                            // output; the CRC does not cover it, so check it.
+                            if digest.size != entry.size {
+                                return Err(Error::Corrupt {
+                                    at,
+                                    format: "zip",
+                                    reason: format!(
+                                        "the header declares {} bytes but the entry holds {}",
+                                        entry.size, digest.size
+                                    ),
+                                });
+                            }
+                            Some(digest)
                         }
                     }
                     _ if entry.is_dir => {
