@@ -524,7 +524,10 @@ enum Staged {
 fn write_all(file: &mut tempfile::NamedTempFile, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let path = file.path().to_path_buf();
-    file.write_all(bytes)
+    // Through the std::fs::File: NamedTempFile's own Write adds "at path"
+    // to errors, and the message already names the file.
+    file.as_file_mut()
+        .write_all(bytes)
         .map_err(|e| Error::io(&path, "cannot write", e))?;
     file.as_file()
         .sync_all()

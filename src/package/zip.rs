@@ -152,7 +152,10 @@ pub(crate) fn write(
     progress: &dyn crate::Progress,
 ) -> Result<Vec<WrittenEntry>> {
     let file = File::create(dest).map_err(|e| Error::io(dest, "cannot create", e))?;
-    let mut out = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let mut out = ZipWriter::new(Sink {
+        file: BufWriter::with_capacity(1 << 20, file),
+        failed: false,
+    });
     let werr = |e: ::zip::result::ZipError| match e {
         ::zip::result::ZipError::Io(io) => Error::io(dest, "cannot write", io),
         other => Error::Corrupt {
@@ -258,11 +261,58 @@ pub(crate) fn write(
         .flush()
         .map_err(|e| Error::io(dest, "cannot write", e))?;
     let file = inner
+        .file
         .into_inner()
         .map_err(|e| Error::io(dest, "cannot write", e.into_error()))?;
     file.sync_all()
         .map_err(|e| Error::io(dest, "cannot write", e))?;
     Ok(written)
+}
+
+/// The output file under the zip writer. After its first write error it
+/// swallows what follows: on an error the zip crate's `Drop` tries to finish
+/// the archive, and on a full disk that fails again and prints its own
+/// message to stderr, glued to ours. The temporary file is deleted anyway.
+struct Sink {
+    file: BufWriter<File>,
+    failed: bool,
+}
+
+impl Sink {
+    fn check<T>(&mut self, r: io::Result<T>) -> io::Result<T> {
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.failed {
+            return Ok(buf.len());
+        }
+        let r = self.file.write(buf);
+        self.check(r)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.failed {
+            return Ok(());
+        }
+        let r = self.file.flush();
+        self.check(r)
+    }
+}
+
+impl io::Seek for Sink {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        if self.failed {
+            return Ok(0);
+        }
+        let r = self.file.seek(pos);
+        self.check(r)
+    }
 }
 
 /// Copies a reader into the zip writer, telling read errors (the input's
