@@ -1020,3 +1020,253 @@ fn utf16_sylink_with_bom_is_accepted_and_injected_byte_for_byte() {
         "the UTF-16 sylink.xml was not injected as it is"
     );
 }
+
+/// A package with one large incompressible file, so writing it takes a while
+/// and its output is `len` bytes or more.
+fn large_folder(dir: &Path, len: usize) -> PathBuf {
+    let input = dir.join("large");
+    let files = plus(
+        fx::example_files(),
+        "Packages/payload.bin",
+        &fx::filler(len, 17),
+    );
+    fx::write_dir(&input, &files);
+    input
+}
+
+/// The names in `dir`.
+fn names(dir: &Path) -> Vec<String> {
+    support::listing(dir)
+}
+
+/// Asserts that nothing stands under the output's names in `out_dir`.
+fn assert_no_output(out_dir: &Path, what: &str) {
+    for name in ["out.zip", "out.zip.sha256", "out.zip.manifest.json"] {
+        assert!(
+            !out_dir.join(name).exists(),
+            "{what}: {name} exists: {:?}",
+            names(out_dir)
+        );
+    }
+}
+
+/// A tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `bytes` at `dir`; None where mounting is not
+    /// allowed (not root, or no CAP_SYS_ADMIN in a container).
+    fn mount(dir: &Path, bytes: u64) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_disk_leaves_nothing_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("pkg.zip");
+    let files = plus(
+        fx::example_files(),
+        "Packages/payload.bin",
+        &fx::filler(300_000, 5),
+    );
+    std::fs::write(&input, fx::zip(&files)).unwrap();
+    // Measure the output, then mount disks that cannot hold it, and one
+    // that holds the output but not its sidecar and manifest.
+    let mut a = args(tmp.path(), &input);
+    succeeds(&a);
+    let size = std::fs::metadata(tmp.path().join("out/out.zip"))
+        .unwrap()
+        .len();
+    let pages = size.div_ceil(4096) * 4096;
+    let mut tried = 0;
+    for (what, bytes, extra) in [
+        ("half the output", pages / 2, None),
+        ("the output but not its sidecar", pages, None),
+        ("half the output, as a folder", pages / 2, Some("dir")),
+    ] {
+        let disk = tmp.path().join(format!("disk{tried}"));
+        let Some(_mount) = Tmpfs::mount(&disk, bytes) else {
+            eprintln!("SKIPPED full disk ({what}): cannot mount a tmpfs here (needs root)");
+            return;
+        };
+        tried += 1;
+        a[4] = disk.join("out.zip").into();
+        let mut run = sepkg();
+        run.arg("transform").args(&a);
+        if let Some(kind) = extra {
+            run.args(["--to", kind]);
+        }
+        let out = run.output().unwrap();
+        let (_, stderr) = text(&out);
+        assert_no_panic(what, &stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        // Only our message: nothing from a library's Drop glued before it.
+        assert!(stderr.starts_with("error: "), "{what}: {stderr}");
+        assert!(
+            stderr.contains("No space left on device"),
+            "{what}: {stderr}"
+        );
+        assert!(!stderr.contains("at path"), "{what}: {stderr}");
+        assert!(
+            stderr.contains(&*disk.to_string_lossy()),
+            "{what}: {stderr}"
+        );
+        assert!(stderr.contains("hint: "), "{what}: {stderr}");
+        assert_eq!(names(&disk), Vec::<String>::new(), "{what}: left behind");
+        eprintln!("full disk, {what}: {}", stderr.lines().next().unwrap_or(""));
+    }
+    eprintln!("full disk: {tried} cases passed");
+}
+
+/// Makes a folder read-only even for root (`chattr +i`), undone on drop.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn set(dir: &Path) -> Option<Immutable> {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Immutable(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn output_folder_not_writable() {
+    // Root ignores permission bits, so a 0555 folder proves nothing here;
+    // an immutable folder refuses even root.
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("pkg.zip");
+    std::fs::write(&input, fx::zip(&fx::example_files())).unwrap();
+    let a = args(tmp.path(), &input);
+    let out_dir = tmp.path().join("out");
+    let Some(_guard) = Immutable::set(&out_dir) else {
+        eprintln!("SKIPPED read-only output folder: chattr +i is not allowed here");
+        return;
+    };
+    let out = sepkg().arg("transform").args(&a).output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_no_panic("read-only", &stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}: cannot create a temporary file in: Operation not permitted",
+            out_dir.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(names(&out_dir), Vec::<String>::new());
+}
+
+#[test]
+fn file_size_limit_is_an_error_not_a_crash() {
+    // `ulimit -f` sends SIGXFSZ to a process that writes past it, which
+    // kills it by default. sepkg catches the signal, so the write fails
+    // with EFBIG, the error is reported and the temporary file removed.
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("pkg.zip");
+    let files = plus(
+        fx::example_files(),
+        "Packages/payload.bin",
+        &fx::filler(400_000, 5),
+    );
+    std::fs::write(&input, fx::zip(&files)).unwrap();
+    let a = args(tmp.path(), &input);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        // 200 blocks: 100 KB (dash) or 200 KB (bash), below the output's size.
+        .arg("ulimit -f 200 && exec \"$0\" \"$@\"")
+        .arg(assert_cmd::cargo::cargo_bin("sepkg"))
+        .arg("transform")
+        .args(&a)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_no_panic("ulimit", &stderr);
+    assert_eq!(out.status.code(), Some(2), "{:?}: {stderr}", out.status);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains("cannot write: File too large"), "{stderr}");
+    assert_eq!(names(&tmp.path().join("out")), Vec::<String>::new());
+}
+
+#[test]
+fn sigkill_while_writing_leaves_nothing_under_the_output_name() {
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    // Incompressible, and deflated (folder to zip) by a debug build: several
+    // seconds of writing, so the kill lands mid-write.
+    let input = large_folder(tmp.path(), 48 << 20);
+    let a = args(tmp.path(), &input);
+    let out_dir = tmp.path().join("out");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sepkg"))
+        .arg("transform")
+        .args(&a)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let mut last = 0;
+    let temp = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no growing temporary file appeared: {:?}",
+            names(&out_dir)
+        );
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("sepkg finished ({status}) before it could be killed: make the input larger");
+        }
+        let part = names(&out_dir)
+            .into_iter()
+            .find(|n| n.starts_with(".out.zip.") && n.ends_with(".part"));
+        if let Some(name) = part {
+            let len = std::fs::metadata(out_dir.join(&name)).map_or(0, |m| m.len());
+            // Past the first 1 MiB buffer flush and still growing.
+            if last > 1 << 20 && len > last {
+                break name;
+            }
+            last = len;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "sepkg was not killed: {status}");
+    assert_no_output(&out_dir, "after SIGKILL");
+    // What is left is the hidden temporary file: the only trace, and never
+    // under a name a web server or a script would pick up.
+    let left = names(&out_dir);
+    assert!(
+        left.iter().all(|n| n.starts_with(".out.zip.")),
+        "unexpected leftovers: {left:?}"
+    );
+    eprintln!(
+        "SIGKILL after {:?} while writing {temp} ({last}+ bytes): left {left:?}, nothing under out.zip",
+        start.elapsed()
+    );
+}
