@@ -609,3 +609,43 @@ fn json_error_is_one_document() {
             .contains("missing.zip")
     );
 }
+
+#[test]
+fn folder_to_zip_output_is_pinned() {
+    // The writer that deflates a folder's files: fixed time, mode, level and
+    // order make its bytes the contract, like the zip-to-zip path above.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("export");
+    fx::write_dir(&dir, &fx::example_files());
+    let bytes = transform(
+        &dir,
+        &managed_sylink_file(tmp.path()),
+        &tmp.path().join("o.zip"),
+        &[],
+    );
+    assert_eq!(
+        sha256(&bytes),
+        "c2898aecee67b226d548f097961751708dc3f05049f0f8d1bf7a9178d3bfe91c"
+    );
+}
+
+#[test]
+fn help_teaches_the_job() {
+    let output = sepkg().args(["transform", "--help"]).output().unwrap();
+    let (stdout, _) = text(&output);
+    assert_eq!(output.status.code(), Some(0));
+    for needle in [
+        "KeepPreviousSetting=0 in [CUSTOM_SMC_CONFIG]",
+        "--sylink <MANAGED.xml>",
+        "OUT.sha256 (for sha256sum -c)",
+        "sepkg transform SEP14-x64.zip --sylink sylink-managed.xml",
+        "Exit codes: 0 done, 2 error",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "--help lacks {needle:?}:\n{stdout}"
+        );
+    }
+    let top = text(&sepkg().arg("--help").output().unwrap()).0;
+    assert!(top.contains("KB 212696"), "{top}");
+}
