@@ -196,6 +196,19 @@ pub fn plan(pkg: &mut Package, sylink: &ManagedSylink, edits: &[Edit]) -> Result
             }
             None => {
                 let name = format!("{}sylink.xml", root.dir);
+                // A folder of that name would make the output unpackable.
+                let lower = name.to_lowercase();
+                if let Some(e) = pkg.entries().iter().find(|e| {
+                    let other = e.name.to_lowercase();
+                    other.trim_end_matches('/') == lower || other.starts_with(&format!("{lower}/"))
+                }) {
+                    return Err(Error::UnsafeEntry {
+                        at: Location::entry(pkg.path(), &e.name),
+                        reason: format!(
+                            "a folder {name:?} stands where the managed sylink.xml must be added"
+                        ),
+                    });
+                }
                 changes.push(ChangeRecord {
                     entry: name.clone(),
                     file: ChangedFile::Sylink,

@@ -240,6 +240,30 @@ fn corpus() -> Vec<Case> {
             ],
             || plus(fx::example_files(), "SETAID.INI", b"[A]\r\n"),
         ),
+        files_case(
+            "file-and-folder.zip",
+            "unsafe-entry",
+            &[
+                "file-and-folder.zip, entry \"packages/README.txt/x\": refused",
+                "its folder \"packages/README.txt\" is also a file",
+            ],
+            || plus(fx::example_files(), "packages/README.txt/x", b"x"),
+        ),
+        files_case(
+            "sylink-folder.zip",
+            "unsafe-entry",
+            &[
+                "sylink-folder.zip, entry \"sylink.xml/x\": refused",
+                "a folder \"sylink.xml\" stands where the managed sylink.xml must be added",
+            ],
+            || {
+                let files = fx::example_files()
+                    .into_iter()
+                    .filter(|(n, _)| n != "sylink.xml")
+                    .collect();
+                plus(files, "sylink.xml/x", b"x")
+            },
+        ),
         zip_case(
             "encrypted.zip",
             "unsafe-entry",

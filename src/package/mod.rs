@@ -349,7 +349,8 @@ pub fn unsafe_name(name: &str) -> Option<&'static str> {
     None
 }
 
-/// Refuses unsafe names and names that collide when letter case is ignored.
+/// Refuses unsafe names, names that collide when letter case is ignored,
+/// and a file whose name is also a folder of another entry.
 fn check_names(path: &Path, entries: &[Entry]) -> Result<()> {
     let mut seen = std::collections::HashMap::new();
     for e in entries {
@@ -372,6 +373,27 @@ fn check_names(path: &Path, entries: &[Entry]) -> Result<()> {
                 at: Location::entry(path, &e.name),
                 reason,
             });
+        }
+    }
+    // "a" and "a/b" in one archive: no file system, Windows' least of all,
+    // can unpack both, so the package could not be installed.
+    let files: std::collections::HashSet<String> = entries
+        .iter()
+        .filter(|e| !e.is_dir)
+        .map(|e| e.name.to_lowercase())
+        .collect();
+    for e in entries {
+        // Slicing at `/` (ASCII) is always on a character boundary.
+        for (i, _) in e.name.match_indices('/') {
+            if i + 1 < e.name.len() && files.contains(&e.name[..i].to_lowercase()) {
+                return Err(Error::UnsafeEntry {
+                    at: Location::entry(path, &e.name),
+                    reason: format!(
+                        "its folder {:?} is also a file in the archive: both cannot be unpacked",
+                        &e.name[..i]
+                    ),
+                });
+            }
         }
     }
     Ok(())
