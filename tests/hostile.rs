@@ -177,6 +177,15 @@ fn corpus() -> Vec<Case> {
             || plus(fx::example_files(), "C:\\x", b"escape"),
         ),
         files_case(
+            "stream.zip",
+            "unsafe-entry",
+            &[
+                "stream.zip, entry \"Packages/readme.txt:hidden\": refused",
+                "hidden data stream",
+            ],
+            || plus(fx::example_files(), "Packages/readme.txt:hidden", b"x"),
+        ),
+        files_case(
             "nul-name.zip",
             "unsafe-entry",
             &["nul-name.zip, entry \"a\\0b\": refused", "NUL"],

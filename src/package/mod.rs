@@ -346,6 +346,13 @@ pub fn unsafe_name(name: &str) -> Option<&'static str> {
     if normal.contains('\0') {
         return Some("the name holds a NUL character");
     }
+    // After the drive-letter check: elsewhere a `:` names an NTFS alternate
+    // data stream (`setAid.ini:x` would unpack into a hidden stream).
+    if normal.contains(':') {
+        return Some(
+            "the name holds a `:`, which Windows reads as a drive or a hidden data stream",
+        );
+    }
     None
 }
 
@@ -479,6 +486,7 @@ mod tests {
             "/etc/passwd",
             "C:\\x",
             "c:/x",
+            "setAid.ini:stream",
             "",
         ] {
             assert!(unsafe_name(bad).is_some(), "{bad:?} should be refused");
