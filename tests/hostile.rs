@@ -1364,3 +1364,30 @@ fn every_single_byte_flip_is_refused_or_harmless() {
         positions.len()
     );
 }
+
+/// Inputs the fuzz targets (fuzz/) found, kept as regression tests.
+mod fuzz_regressions {
+    use sepkg::setaid::{Edit, Encoding, IniFile, KEEP_PREVIOUS, SMC_SECTION};
+
+    #[test]
+    fn windows_1252_file_whose_only_high_byte_is_the_edited_value() {
+        // fuzz target `setaid`, after 34 runs: the file is Windows-1252 only
+        // because of the value byte 0xB4, which the edit replaces; the result
+        // reads back as UTF-8. The bytes are right (ASCII is the same in
+        // both): the target's check was too strict, not the editor.
+        let input = b"[SETUP]\r\nKeepPreviousSetting=2\r\n[custom_smc_config]\r\nKeepPreviousSetting = \"1\" \r\nkeepprevioussetting=\xb4";
+        let mut ini = IniFile::parse(input).unwrap();
+        assert_eq!(ini.encoding(), Encoding::Windows1252);
+        let changes = ini.apply(&Edit::keep_previous_off()).unwrap();
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[1].old.as_deref(), Some("\u{b4}"));
+        let out = ini.to_bytes();
+        assert_eq!(
+            out,
+            b"[SETUP]\r\nKeepPreviousSetting=2\r\n[custom_smc_config]\r\nKeepPreviousSetting = \"0\" \r\nkeepprevioussetting=0"
+        );
+        let again = IniFile::parse(&out).unwrap();
+        assert_eq!(again.encoding(), Encoding::Utf8);
+        assert_eq!(again.get(SMC_SECTION, KEEP_PREVIOUS).unwrap().value, "0");
+    }
+}
