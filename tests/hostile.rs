@@ -511,6 +511,33 @@ fn corpus() -> Vec<Case> {
             },
         ),
         case(
+            "folder with case-colliding names",
+            "unsafe-entry",
+            &[
+                "casedir, entry \"setAid.ini\": refused",
+                "differs only in letter case from \"SETAID.INI\"",
+            ],
+            |dir| {
+                let input = dir.join("casedir");
+                let files = plus(fx::example_files(), "SETAID.INI", b"[A]\r\n");
+                fx::write_dir(&input, &files);
+                args(dir, &input)
+            },
+        ),
+        case(
+            "folder with a ':' in a name",
+            "unsafe-entry",
+            &[
+                "colondir, entry \"Packages/a:b\": refused",
+                "hidden data stream",
+            ],
+            |dir| {
+                let input = dir.join("colondir");
+                fx::write_dir(&input, &plus(fx::example_files(), "Packages/a:b", b"x"));
+                args(dir, &input)
+            },
+        ),
+        case(
             "folder with a fifo",
             "unsafe-entry",
             &[
