@@ -9,7 +9,7 @@
 //!    (`KeepPreviousSetting=0` and any `--setaid` edits); decide each
 //!    root's sylink.xml. Returns a [`Plan`]: the output [`Layout`] and the
 //!    changes and warnings.
-//! 4. [`write`]: write the layout to a temporary file (or folder) beside the
+//! 4. [`write()`]: write the layout to a temporary file (or folder) beside the
 //!    output, hash it, and build the [`Manifest`]; then rename the output,
 //!    its `.sha256` and its `.manifest.json` into place. Until the rename
 //!    nothing exists under the output's name; on any error the temporary

@@ -282,7 +282,7 @@ impl Package {
     }
 
     /// A reader over entry `index`'s uncompressed content. Read errors from
-    /// it should go through [`read_error`] to name the entry.
+    /// it should go through `read_error` to name the entry.
     pub fn open_entry(&mut self, index: usize) -> Result<Box<dyn Read + '_>> {
         let at = self.location(index);
         match (&self.entries[index].handle, &mut self.source) {
