@@ -3,6 +3,20 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    catch_file_size_signal();
     let cli = sepkg::cli::Cli::parse();
     sepkg::cli::run(cli).into()
+}
+
+/// A file-size limit (`ulimit -f`) kills a process that writes past it with
+/// SIGXFSZ, mid-write, with its temporary file left behind and no message of
+/// ours. With the signal caught, the write fails with EFBIG instead: the
+/// error names the file and the temporary files are removed.
+fn catch_file_size_signal() {
+    #[cfg(unix)]
+    {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Failing to install it only leaves the default behaviour.
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGXFSZ, flag);
+    }
 }

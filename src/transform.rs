@@ -196,6 +196,19 @@ pub fn plan(pkg: &mut Package, sylink: &ManagedSylink, edits: &[Edit]) -> Result
             }
             None => {
                 let name = format!("{}sylink.xml", root.dir);
+                // A folder of that name would make the output unpackable.
+                let lower = name.to_lowercase();
+                if let Some(e) = pkg.entries().iter().find(|e| {
+                    let other = e.name.to_lowercase();
+                    other.trim_end_matches('/') == lower || other.starts_with(&format!("{lower}/"))
+                }) {
+                    return Err(Error::UnsafeEntry {
+                        at: Location::entry(pkg.path(), &e.name),
+                        reason: format!(
+                            "a folder {name:?} stands where the managed sylink.xml must be added"
+                        ),
+                    });
+                }
                 changes.push(ChangeRecord {
                     entry: name.clone(),
                     file: ChangedFile::Sylink,
@@ -215,19 +228,25 @@ pub fn plan(pkg: &mut Package, sylink: &ManagedSylink, edits: &[Edit]) -> Result
             }
         };
 
+        // setup.ini is only read for the product version shown in the
+        // manifest, and is copied through unchanged: a garbled or oversized
+        // one must not stop the transform, so it is a warning. A damaged
+        // archive entry (CRC, truncation) still fails, since it cannot be
+        // copied either.
         let product_version = match root.setup_ini {
-            Some(index) => {
-                let bytes = pkg.read_small(index, setaid::MAX_SIZE)?;
-                let setup = IniFile::parse(&bytes).map_err(|e| Error::Ini {
-                    at: pkg.location(index),
-                    reason: e.0,
-                })?;
-                setup
-                    .occurrences("ProductVersion")
-                    .into_iter()
-                    .next()
-                    .map(|o| o.value)
-            }
+            Some(index) => match product_version(pkg, index) {
+                Ok(version) => version,
+                Err(Error::Ini { reason, .. }) => {
+                    warnings.push(setup_ini_warning(pkg, index, &reason));
+                    None
+                }
+                Err(Error::TooLarge { size, limit, .. }) => {
+                    let reason = format!("{size} bytes is larger than the {limit}-byte limit");
+                    warnings.push(setup_ini_warning(pkg, index, &reason));
+                    None
+                }
+                Err(e) => return Err(e),
+            },
             None => None,
         };
         records.push(RootRecord {
@@ -259,6 +278,30 @@ pub fn plan(pkg: &mut Package, sylink: &ManagedSylink, edits: &[Edit]) -> Result
         changes,
         warnings,
     })
+}
+
+/// The `ProductVersion` in setup.ini entry `index`.
+fn product_version(pkg: &mut Package, index: usize) -> Result<Option<String>> {
+    let bytes = pkg.read_small(index, setaid::MAX_SIZE)?;
+    let setup = IniFile::parse(&bytes).map_err(|e| Error::Ini {
+        at: pkg.location(index),
+        reason: e.0,
+    })?;
+    Ok(setup
+        .occurrences("ProductVersion")
+        .into_iter()
+        .next()
+        .map(|o| o.value))
+}
+
+fn setup_ini_warning(pkg: &Package, index: usize, reason: &str) -> Warning {
+    Warning {
+        code: "setup-ini-unreadable",
+        entry: pkg.entries()[index].name.clone(),
+        message: format!(
+            "cannot be read ({reason}); it only gives the product version, so the version is left out and the file is copied unchanged"
+        ),
+    }
 }
 
 /// What a transform produced.
@@ -296,6 +339,13 @@ pub fn check_output(input: &Path, output: &Path) -> Result<()> {
     };
     let parent_abs = std::fs::canonicalize(&parent)
         .map_err(|e| Error::io(&parent, "cannot open output folder", e))?;
+    if !parent_abs.is_dir() {
+        return Err(Error::io(
+            &parent,
+            "cannot open output folder",
+            std::io::Error::from(std::io::ErrorKind::NotADirectory),
+        ));
+    }
     let out_abs = parent_abs.join(output.file_name().unwrap_or_default());
     let siblings = [
         with_suffix(&out_abs, ".sha256"),
@@ -563,7 +613,10 @@ enum Staged {
 fn write_all(file: &mut tempfile::NamedTempFile, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let path = file.path().to_path_buf();
-    file.write_all(bytes)
+    // Through the std::fs::File: NamedTempFile's own Write adds "at path"
+    // to errors, and the message already names the file.
+    file.as_file_mut()
+        .write_all(bytes)
         .map_err(|e| Error::io(&path, "cannot write", e))?;
     file.as_file()
         .sync_all()

@@ -609,3 +609,27 @@ fn exe_output_sidecar_and_manifest_hash_the_whole_file() {
         String::from_utf8_lossy(&check.stdout)
     );
 }
+
+#[test]
+fn stub_holding_zip_signature_bytes_still_transforms() {
+    // A real SFX stub can contain the bytes of a zip local-header signature
+    // (in its code or strings). The payload must still be found and read,
+    // and the stub kept byte for byte.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut stub = fx::pe_stub();
+    let at = stub.len() - 64;
+    let fake = b"PK\x03\x04 looks like a zip header";
+    stub[at..at + fake.len()].copy_from_slice(fake);
+    let prefix = [stub, fx::sfx_config("setup.exe")].concat();
+    let input = tmp.path().join("SEP-setup.exe");
+    std::fs::write(
+        &input,
+        [prefix.clone(), fx::zip(&fx::example_files())].concat(),
+    )
+    .unwrap();
+    let out = tmp.path().join("out.exe");
+    let output = transform(&input, &out, &[]);
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(&prefix), "the stub changed");
+}

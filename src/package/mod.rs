@@ -516,10 +516,18 @@ pub fn unsafe_name(name: &str) -> Option<&'static str> {
     if normal.contains('\0') {
         return Some("the name holds a NUL character");
     }
+    // After the drive-letter check: elsewhere a `:` names an NTFS alternate
+    // data stream (`setAid.ini:x` would unpack into a hidden stream).
+    if normal.contains(':') {
+        return Some(
+            "the name holds a `:`, which Windows reads as a drive or a hidden data stream",
+        );
+    }
     None
 }
 
-/// Refuses unsafe names and names that collide when letter case is ignored.
+/// Refuses unsafe names, names that collide when letter case is ignored,
+/// and a file whose name is also a folder of another entry.
 fn check_names(path: &Path, entries: &[Entry]) -> Result<()> {
     let mut seen = std::collections::HashMap::new();
     for e in entries {
@@ -542,6 +550,27 @@ fn check_names(path: &Path, entries: &[Entry]) -> Result<()> {
                 at: Location::entry(path, &e.name),
                 reason,
             });
+        }
+    }
+    // "a" and "a/b" in one archive: no file system, Windows' least of all,
+    // can unpack both, so the package could not be installed.
+    let files: std::collections::HashSet<String> = entries
+        .iter()
+        .filter(|e| !e.is_dir)
+        .map(|e| e.name.to_lowercase())
+        .collect();
+    for e in entries {
+        // Slicing at `/` (ASCII) is always on a character boundary.
+        for (i, _) in e.name.match_indices('/') {
+            if i + 1 < e.name.len() && files.contains(&e.name[..i].to_lowercase()) {
+                return Err(Error::UnsafeEntry {
+                    at: Location::entry(path, &e.name),
+                    reason: format!(
+                        "its folder {:?} is also a file in the archive: both cannot be unpacked",
+                        &e.name[..i]
+                    ),
+                });
+            }
         }
     }
     Ok(())
@@ -674,6 +703,7 @@ mod tests {
             "/etc/passwd",
             "C:\\x",
             "c:/x",
+            "setAid.ini:stream",
             "",
         ] {
             assert!(unsafe_name(bad).is_some(), "{bad:?} should be refused");

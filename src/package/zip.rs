@@ -47,10 +47,25 @@ pub(crate) fn open_reader(
     let mut archive = ZipArchive::new(reader).map_err(|e| corrupt(Location::file(path), e))?;
     let mut entries = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
+        // The central directory names the entry even when its local header
+        // is damaged, so the message can say which one.
+        let stored = archive
+            .name_for_index(i)
+            .and_then(|n| n.ok())
+            .map_or_else(|| format!("#{i}"), |n| n.into_owned());
         let f = archive
             .by_index_raw(i)
-            .map_err(|e| corrupt(Location::entry(path, format!("#{i}")), e))?;
-        let name = String::from_utf8_lossy(f.name_raw()).replace('\\', "/");
+            .map_err(|e| corrupt(Location::entry(path, stored.clone()), e))?;
+        let raw = String::from_utf8_lossy(f.name_raw()).into_owned();
+        // Checked before `\` becomes `/`, so the message shows the name as
+        // stored: `..\x` and `C:\x` are what a user sees listing the archive.
+        if let Some(reason) = super::unsafe_name(&raw) {
+            return Err(Error::UnsafeEntry {
+                at: Location::entry(path, raw),
+                reason: reason.to_string(),
+            });
+        }
+        let name = raw.replace('\\', "/");
         let at = || Location::entry(path, name.clone());
         if f.encrypted() {
             return Err(Error::UnsafeEntry {
@@ -86,7 +101,48 @@ pub(crate) fn open_reader(
             handle: Handle::ZipIndex(i),
         });
     }
+    // The zip crate keys entries by name, so a second entry with the same
+    // name silently replaces the first: it would vanish from the output.
+    if archive.has_duplicate_names() {
+        return Err(Error::UnsafeEntry {
+            at: Location::entry(
+                path,
+                first_duplicate(path, archive.central_directory_start()),
+            ),
+            reason: "the name appears twice in the archive".into(),
+        });
+    }
+    // Local headers that disagree with the central directory, entries that
+    // overlap, or a local header the directory does not list (a damaged
+    // entry count) mean the archive is not what it claims: refuse rather
+    // than write the central directory's view of it.
+    archive
+        .validate_header_consistency()
+        .map_err(|e| corrupt(Location::file(path), e))?;
     Ok((entries, Source::Zip(Box::new(archive))))
+}
+
+/// The first name that appears twice in the central directory starting at
+/// `start`, read record by record (the zip crate's index has lost it).
+fn first_duplicate(path: &Path, start: u64) -> String {
+    let walk = || -> io::Result<Option<String>> {
+        let mut r = BufReader::new(File::open(path)?);
+        io::Seek::seek(&mut r, io::SeekFrom::Start(start))?;
+        let mut seen = std::collections::HashSet::new();
+        let mut fixed = [0u8; 46];
+        while r.read_exact(&mut fixed).is_ok() && fixed[..4] == *b"PK\x01\x02" {
+            let le16 = |at: usize| usize::from(u16::from_le_bytes([fixed[at], fixed[at + 1]]));
+            let mut name = vec![0u8; le16(28)];
+            r.read_exact(&mut name)?;
+            io::Seek::seek_relative(&mut r, (le16(30) + le16(32)) as i64)?;
+            let name = String::from_utf8_lossy(&name).into_owned();
+            if !seen.insert(name.clone()) {
+                return Ok(Some(name));
+            }
+        }
+        Ok(None)
+    };
+    walk().ok().flatten().unwrap_or_else(|| "(unknown)".into())
 }
 
 /// Options for an entry sepkg writes itself (see the module docs on
@@ -158,7 +214,10 @@ pub(crate) fn write_to(
         .stream_position()
         .map_err(|e| Error::io(dest, "cannot write", e))?;
     let mut out = ZipWriter::new(HashingWriter::starting_at(
-        BufWriter::with_capacity(1 << 20, file),
+        Sink {
+            file: BufWriter::with_capacity(1 << 20, file),
+            failed: false,
+        },
         start,
     ));
 
@@ -209,6 +268,18 @@ pub(crate) fn write_to(
     let (digests, input_digest) = digests?;
     for (row, digest) in digests {
         if let Some(w) = written.get_mut(row) {
+            // The raw copy carried the declared size into the output; the
+            // CRC does not cover it, so check it against what was read.
+            if w.size != digest.size {
+                return Err(Error::Corrupt {
+                    at: Location::entry(pkg.path(), &w.name),
+                    format: "zip",
+                    reason: format!(
+                        "the header declares {} bytes but the entry holds {}",
+                        w.size, digest.size
+                    ),
+                });
+            }
             w.size = digest.size;
             w.sha256 = digest.sha256;
         }
@@ -221,6 +292,7 @@ pub(crate) fn write_to(
         .flush()
         .map_err(|e| Error::io(dest, "cannot write", e))?;
     let file = inner
+        .file
         .into_inner()
         .map_err(|e| Error::io(dest, "cannot write", e.into_error()))?;
     Ok((
@@ -574,6 +646,52 @@ fn hash_entries(
         .map_err(|e| Error::io(path, "cannot read", e))?;
     // Within an .exe the window is the payload, not the input file.
     Ok((digests, window.is_none().then_some(whole)))
+}
+
+/// The output file under the zip writer. After its first write error it
+/// swallows what follows: on an error the zip crate's `Drop` tries to finish
+/// the archive, and on a full disk that fails again and prints its own
+/// message to stderr, glued to ours. The temporary file is deleted anyway.
+struct Sink {
+    file: BufWriter<File>,
+    failed: bool,
+}
+
+impl Sink {
+    fn check<T>(&mut self, r: io::Result<T>) -> io::Result<T> {
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.failed {
+            return Ok(buf.len());
+        }
+        let r = self.file.write(buf);
+        self.check(r)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.failed {
+            return Ok(());
+        }
+        let r = self.file.flush();
+        self.check(r)
+    }
+}
+
+impl io::Seek for Sink {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        if self.failed {
+            return Ok(0);
+        }
+        let r = self.file.seek(pos);
+        self.check(r)
+    }
 }
 
 /// Copies a reader into the zip writer, telling read errors (the input's

@@ -472,3 +472,161 @@ pub fn pe32_stub() -> Vec<u8> {
     b[0x200..0x203].copy_from_slice(&[0x31, 0xC0, 0xC3]); // xor eax, eax; ret
     b
 }
+
+// ---------------------------------------------------------------------------
+// Hostile inputs (tests/hostile.rs): damaged and tampered packages, made by
+// code from the generator's good ones, so no crafted binary is committed.
+
+/// Where one entry's headers sit in a zip.
+#[derive(Debug, Clone)]
+pub struct ZipHeaders {
+    /// The entry name as stored.
+    pub name: Vec<u8>,
+    /// Offset of its local file header.
+    pub local: usize,
+    /// Offset of its central directory record.
+    pub central: usize,
+    /// Offset of its (compressed) data.
+    pub data: usize,
+    /// Length of its compressed data, as the central directory says.
+    pub data_len: usize,
+}
+
+fn le16(b: &[u8], at: usize) -> usize {
+    usize::from(u16::from_le_bytes([b[at], b[at + 1]]))
+}
+
+fn le32(b: &[u8], at: usize) -> usize {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize
+}
+
+/// Offset of the end-of-central-directory record.
+pub fn zip_eocd(bytes: &[u8]) -> usize {
+    (0..=bytes.len() - 22)
+        .rev()
+        .find(|&i| bytes[i..i + 4] == *b"PK\x05\x06")
+        .expect("no end of central directory")
+}
+
+/// Every entry's header offsets, in central directory order (zip32 only,
+/// which is what `zip()` writes for small files).
+pub fn zip_headers(bytes: &[u8]) -> Vec<ZipHeaders> {
+    let eocd = zip_eocd(bytes);
+    let count = le16(bytes, eocd + 10);
+    let mut at = le32(bytes, eocd + 16);
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        assert_eq!(&bytes[at..at + 4], b"PK\x01\x02", "central record at {at}");
+        let (n, m, k) = (
+            le16(bytes, at + 28),
+            le16(bytes, at + 30),
+            le16(bytes, at + 32),
+        );
+        let local = le32(bytes, at + 42);
+        let data = local + 30 + le16(bytes, local + 26) + le16(bytes, local + 28);
+        out.push(ZipHeaders {
+            name: bytes[at + 46..at + 46 + n].to_vec(),
+            local,
+            central: at,
+            data,
+            data_len: le32(bytes, at + 20),
+        });
+        at += 46 + n + m + k;
+    }
+    out
+}
+
+/// The headers of entry `name`.
+pub fn zip_entry(bytes: &[u8], name: &str) -> ZipHeaders {
+    zip_headers(bytes)
+        .into_iter()
+        .find(|h| h.name == name.as_bytes())
+        .unwrap_or_else(|| panic!("no entry {name}"))
+}
+
+/// Writes `value` as a little-endian u16 at the same field of the local
+/// header (`local_at`) and the central record (`central_at`) of `name`.
+fn patch16(bytes: &mut [u8], name: &str, local_at: usize, central_at: usize, value: u16) {
+    let h = zip_entry(bytes, name);
+    bytes[h.local + local_at..h.local + local_at + 2].copy_from_slice(&value.to_le_bytes());
+    bytes[h.central + central_at..h.central + central_at + 2].copy_from_slice(&value.to_le_bytes());
+}
+
+fn patch32(bytes: &mut [u8], name: &str, local_at: usize, central_at: usize, value: u32) {
+    let h = zip_entry(bytes, name);
+    bytes[h.local + local_at..h.local + local_at + 4].copy_from_slice(&value.to_le_bytes());
+    bytes[h.central + central_at..h.central + central_at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+/// Sets general-purpose flag bits of `name` in both headers (bit 0: encrypted).
+pub fn zip_set_flags(bytes: &mut [u8], name: &str, bits: u16) {
+    let h = zip_entry(bytes, name);
+    let flags = u16::try_from(le16(bytes, h.central + 8)).unwrap() | bits;
+    patch16(bytes, name, 6, 8, flags);
+}
+
+/// Sets the compression method of `name` in both headers.
+pub fn zip_set_method(bytes: &mut [u8], name: &str, method: u16) {
+    patch16(bytes, name, 8, 10, method);
+}
+
+/// Sets the declared uncompressed size of `name` in both headers.
+pub fn zip_set_size(bytes: &mut [u8], name: &str, size: u32) {
+    patch32(bytes, name, 22, 24, size);
+}
+
+/// Renames `name` to `new` (same length) in both headers: the way to make
+/// two entries with one name, which the zip crate's writer refuses.
+pub fn zip_rename(bytes: &mut [u8], name: &str, new: &str) {
+    assert_eq!(name.len(), new.len());
+    let h = zip_entry(bytes, name);
+    bytes[h.local + 30..h.local + 30 + new.len()].copy_from_slice(new.as_bytes());
+    bytes[h.central + 46..h.central + 46 + new.len()].copy_from_slice(new.as_bytes());
+}
+
+/// A zip of `files` plus a Unix symlink entry `link` pointing at `target`.
+pub fn zip_with_symlink(files: &[(String, Vec<u8>)], link: &str, target: &str) -> Vec<u8> {
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::DEFAULT
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o644);
+    for (name, bytes) in files {
+        w.start_file(name.as_str(), opts).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.add_symlink(link, target, SimpleFileOptions::DEFAULT)
+        .unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+/// The example package with `name`'s content replaced by `bytes`.
+pub fn example_with(name: &str, bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
+    let mut files = example_files();
+    let slot = files.iter_mut().find(|(n, _)| n == name).unwrap();
+    slot.1 = bytes;
+    files
+}
+
+/// A SetAid.ini that is real text but `len` bytes long: a zip bomb in the
+/// small, squeezing to a few KB deflated.
+pub fn huge_setaid(len: usize) -> Vec<u8> {
+    let mut text = SETAID_TEXT.replace('\n', "\r\n").into_bytes();
+    let pad = b"; padding padding padding padding padding padding padding padding\r\n";
+    while text.len() < len {
+        text.extend_from_slice(pad);
+    }
+    text.truncate(len);
+    text
+}
+
+/// A managed sylink.xml grown past `len` bytes with whitespace inside the
+/// root element (still well-formed and managed).
+pub fn huge_sylink(len: usize) -> Vec<u8> {
+    let text = String::from_utf8(managed_sylink()).unwrap();
+    let cut = text.find("</ServerSettings>").unwrap();
+    let mut out = text.as_bytes()[..cut].to_vec();
+    out.resize(len + 1, b' ');
+    out.extend_from_slice(&text.as_bytes()[cut..]);
+    out
+}
