@@ -629,33 +629,7 @@ fn write_all(file: &mut tempfile::NamedTempFile, bytes: &[u8]) -> Result<()> {
 fn input_record(path: &Path, kind: Kind, entries: &[package::Entry]) -> Result<FileRecord> {
     let name = file_name(path);
     match kind {
-        Kind::Dir => {
-            let mut listing = String::new();
-            let mut size = 0;
-            for entry in entries {
-                if entry.is_dir {
-                    continue;
-                }
-                let d = match &entry.handle {
-                    package::Handle::Path(p) => digest::of_file(p)?,
-                    _ => {
-                        return Err(Error::Corrupt {
-                            at: Location::entry(path, &entry.name),
-                            format: "folder",
-                            reason: "entry handle does not match its package".into(),
-                        });
-                    }
-                };
-                size += d.size;
-                listing.push_str(&sidecar_line(&d.sha256, &entry.name));
-            }
-            Ok(FileRecord {
-                name,
-                kind: Kind::Dir,
-                size,
-                sha256: digest::of_bytes(listing.as_bytes()).sha256,
-            })
-        }
+        Kind::Dir => dir_input_record(path, entries, &[]),
         kind => {
             let d = digest::of_file(path)?;
             Ok(FileRecord {
@@ -668,8 +642,9 @@ fn input_record(path: &Path, kind: Kind, entries: &[package::Entry]) -> Result<F
     }
 }
 
-/// A folder input's record (see [`input_record`]) from the digests of the
-/// files the writer copied, hashing only those it replaced.
+/// A folder input's record (see [`input_record`]): the digests of the files
+/// the writer copied (`written`), hashing the others (all, when `written` is
+/// empty).
 fn dir_input_record(
     path: &Path,
     entries: &[package::Entry],
