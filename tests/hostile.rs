@@ -902,6 +902,20 @@ fn get32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// A cabinet whose SetAid.ini really is 2 MiB (a few KB compressed):
+/// the cabinet bomb.
+fn files_cab_case_huge() -> Case {
+    cab_files_case(
+        "cab-huge-setaid.cab",
+        "too-large",
+        &[
+            "cab-huge-setaid.cab, entry \"setAid.ini\": 2097152 bytes",
+            "1048576-byte limit",
+        ],
+        || fx::cab_names(fx::example_with("setAid.ini", fx::huge_setaid(2 << 20))),
+    )
+}
+
 /// Cabinet inputs: names, tampered headers and records, damaged data.
 fn cab_cases() -> Vec<Case> {
     let ex = || fx::cab_names(fx::example_files());
@@ -1011,8 +1025,8 @@ fn cab_cases() -> Vec<Case> {
             "cab-flip-size-down.cab",
             "corrupt",
             &[
-                "cab-flip-size-down.cab, entry \"setAid.ini\"",
-                "runs past the end",
+                "cab-flip-size-down.cab: corrupt",
+                "runs past the end of the cabinet its header declares",
             ],
             |b, _| {
                 let len = get32(b, 8);
@@ -1078,8 +1092,8 @@ fn cab_cases() -> Vec<Case> {
             "cab-flip-folder-data-offset.cab",
             "corrupt",
             &[
-                "cab-flip-folder-data-offset.cab, entry \"setAid.ini\"",
-                "runs past the end",
+                "cab-flip-folder-data-offset.cab: corrupt",
+                "runs past the end of the cabinet its header declares",
             ],
             |b, r| b[r.folder] ^= 0x08,
         ),
@@ -1087,8 +1101,8 @@ fn cab_cases() -> Vec<Case> {
             "cab-flip-block-count.cab",
             "corrupt",
             &[
-                "cab-flip-block-count.cab, entry \"setAid.ini\"",
-                "truncated",
+                "cab-flip-block-count.cab: corrupt",
+                "folder 0 holds 0 bytes, and its files take",
             ],
             |b, r| b[r.folder + 4] ^= 0x01,
         ),
@@ -1103,15 +1117,18 @@ fn cab_cases() -> Vec<Case> {
             "cab-flip-file-offset.cab",
             "corrupt",
             &[
-                "cab-flip-file-offset.cab, entry \"setup.ini\"",
-                "overlap those of \"setAid.ini\"",
+                "cab-flip-file-offset.cab, entry \"setAid.ini\"",
+                "belong to no file",
             ],
             |b, r| b[r.file("setAid.ini") + 4] ^= 0x02,
         ),
         cab_case(
             "cab-file-offset-past-end.cab",
             "corrupt",
-            &["cab-file-offset-past-end.cab, entry \"sylink.xml\""],
+            &[
+                "cab-file-offset-past-end.cab, entry \"serdef.dat\"",
+                "belong to no file",
+            ],
             |b, r| put32(b, r.file("sylink.xml") + 4, 0x7000_0000),
         ),
         cab_case(
@@ -1124,20 +1141,24 @@ fn cab_cases() -> Vec<Case> {
             "cab-flip-file-size.cab",
             "corrupt",
             &[
-                "cab-flip-file-size.cab, entry \"Packages/readme.txt\"",
-                "ends inside this file",
+                "cab-flip-file-size.cab: corrupt",
+                "folder 0 holds",
+                "its files take",
             ],
             |b, r| b[r.file("Packages\\readme.txt") + 1] ^= 0x40,
         ),
+        files_cab_case_huge(),
         file_case(
-            "cab-huge-declared-setaid.cab",
-            "too-large",
+            "cab-lying-setaid-size.cab",
+            "corrupt",
             &[
-                "cab-huge-declared-setaid.cab, entry \"setAid.ini\": 2097152 bytes",
-                "1048576-byte limit",
+                "cab-lying-setaid-size.cab: corrupt",
+                "folder 0 holds",
+                "its files take",
             ],
             move || {
-                // Last in its folder, so the size overlaps no other file.
+                // setAid.ini last in its folder declares 2 MiB: more than
+                // the folder holds.
                 let (last, mut files): (Vec<_>, Vec<_>) =
                     ex().into_iter().partition(|(n, _)| n == "setAid.ini");
                 files.extend(last);
@@ -1179,8 +1200,8 @@ fn cab_cases() -> Vec<Case> {
             "cab-flip-block-size.cab",
             "corrupt",
             &[
-                "cab-flip-block-size.cab, entry \"setAid.ini\"",
-                "runs past the end",
+                "cab-flip-block-size.cab: corrupt",
+                "runs past the end of the cabinet its header declares",
             ],
             |b, r| b[r.blocks[0].0 + 4] ^= 0x01,
         ),
@@ -1188,8 +1209,9 @@ fn cab_cases() -> Vec<Case> {
             "cab-flip-block-unpacked-size.cab",
             "corrupt",
             &[
-                "cab-flip-block-unpacked-size.cab, entry \"setAid.ini\"",
-                "checksum",
+                "cab-flip-block-unpacked-size.cab: corrupt",
+                "folder 0 holds",
+                "its files take",
             ],
             |b, r| b[r.blocks[0].0 + 6] ^= 0x01,
         ),
@@ -1244,13 +1266,19 @@ fn cab_cases() -> Vec<Case> {
         file_case(
             "cab-blockless-lzx.cab",
             "corrupt",
-            &["cab-blockless-lzx.cab, entry \"setAid.ini\"", "malformed"],
+            &[
+                "cab-blockless-lzx.cab, entry \"setAid.ini\"",
+                "bytes 0..10 belong to no file",
+            ],
             || fx::blockless_cabinet(0x0F03),
         ),
         file_case(
             "cab-blockless-none.cab",
             "corrupt",
-            &["cab-blockless-none.cab, entry \"setAid.ini\"", "truncated"],
+            &[
+                "cab-blockless-none.cab, entry \"setAid.ini\"",
+                "bytes 0..10 belong to no file",
+            ],
             || fx::blockless_cabinet(0),
         ),
     ];
@@ -2263,6 +2291,84 @@ fn every_single_byte_flip_is_refused_or_harmless() {
     }
     eprintln!(
         "byte flips: {} positions, {refused} refused, {harmless} harmless (same entries)",
+        positions.len()
+    );
+}
+
+#[test]
+fn every_single_byte_flip_of_a_cabinet_is_refused_or_harmless() {
+    // The cabinet twin of the zip sweep: every byte of the header, folder
+    // and file records (but the names: a cabinet stores each once with no
+    // checksum, so a flipped name is just another name), every data-block
+    // header and MSZIP signature, and every 16th byte of data. The
+    // transform fails naming the input, or writes exactly the entries the
+    // undamaged cabinet gives.
+    let tmp = tempfile::tempdir().unwrap();
+    let sylink = sepkg::transform::ManagedSylink::load(&sylink(tmp.path())).unwrap();
+    let clean = example_cab();
+    let records = fx::cab_records(&clean);
+    let input = tmp.path().join("flip.cab");
+    let output = tmp.path().join("out.zip");
+    let run = |bytes: &[u8]| {
+        std::fs::write(&input, bytes).unwrap();
+        for f in ["out.zip", "out.zip.sha256", "out.zip.manifest.json"] {
+            let _ = std::fs::remove_file(tmp.path().join(f));
+        }
+        sepkg::transform::run(
+            &input,
+            &sylink,
+            &[],
+            Some(sepkg::Kind::Zip),
+            None,
+            &output,
+            &sepkg::NoProgress,
+        )
+    };
+    run(&clean).unwrap();
+    let want = support::unzip(&std::fs::read(&output).unwrap());
+    let mut positions: Vec<usize> = (0..clean.len()).step_by(16).collect();
+    positions.extend(0..records.files[0].0);
+    for (at, _) in &records.files {
+        positions.extend(*at..*at + 16);
+    }
+    for (at, _) in &records.blocks {
+        positions.extend(*at..*at + 10);
+    }
+    let names: Vec<std::ops::Range<usize>> = records
+        .files
+        .iter()
+        .map(|(at, name)| *at + 16..*at + 16 + name.len() + 1)
+        .collect();
+    positions.retain(|p| !names.iter().any(|r| r.contains(p)));
+    positions.sort_unstable();
+    positions.dedup();
+    let (mut refused, mut harmless) = (0, 0);
+    for &pos in &positions {
+        let mut bytes = clean.clone();
+        bytes[pos] ^= 0x55;
+        match run(&bytes) {
+            Err(e) => {
+                let message = e.to_string();
+                assert!(message.contains("flip.cab"), "byte {pos}: {message}");
+                assert_eq!(
+                    support::listing(tmp.path()),
+                    ["flip.cab", "managed.xml"],
+                    "byte {pos}: left behind"
+                );
+                refused += 1;
+            }
+            Ok(_) => {
+                let got = support::unzip(&std::fs::read(&output).unwrap());
+                assert!(
+                    got == want,
+                    "byte {pos}: a damaged cabinet gave different output"
+                );
+                harmless += 1;
+            }
+        }
+    }
+    eprintln!(
+        "cabinet byte flips: {} positions, {refused} refused, {harmless} harmless (same entries)",
         positions.len()
     );
 }

@@ -126,7 +126,7 @@ pub(crate) fn open_at(path: &Path, base: u64, len: u64) -> Result<(Vec<Entry>, S
         };
         corrupt(at(), reason)
     })?;
-    tables.check_overlaps(path)?;
+    tables.check_layout(path, base, u64::from(declared))?;
     reader
         .seek(io::SeekFrom::Start(0))
         .map_err(|e| Error::io(path, "cannot read", e))?;
@@ -364,39 +364,86 @@ impl Tables {
 }
 
 impl Tables {
-    /// Refuses files whose bytes overlap in a folder: each file's offset
-    /// and size are the only record of where it is (a cabinet has no
-    /// per-file checksum), so a damaged offset would silently give a file
-    /// part of its neighbour. MS-CAB lays a folder's files end to end.
-    fn check_overlaps(&self, path: &Path) -> Result<()> {
+    /// Refuses a file table that does not tile its folders: each file's
+    /// offset and size are the only record of where it is (a cabinet has
+    /// no per-file checksum), so a damaged one would silently give a file
+    /// part of its neighbour, or cut it short. MS-CAB writers lay a
+    /// folder's files end to end from offset 0, and the folder's data
+    /// blocks (their declared uncompressed sizes, read here from the block
+    /// headers within cbCabinet) hold exactly those bytes.
+    fn check_layout(&self, path: &Path, base: u64, declared: u64) -> Result<()> {
+        let at = || Location::file(path);
         let mut order: Vec<usize> = (0..self.files.len()).collect();
         order.sort_by_key(|&i| {
             let f = &self.files[i];
             (f.folder, f.offset, f.size)
         });
-        let mut previous: Option<(usize, u64)> = None;
+        let name = |i: usize| self.files[i].name.replace('\\', "/");
+        let mut ends = vec![0u64; self.folders.len()];
+        let mut last: Vec<Option<usize>> = vec![None; self.folders.len()];
         for i in order {
             let f = &self.files[i];
-            let (start, end) = (u64::from(f.offset), u64::from(f.offset) + u64::from(f.size));
-            if let Some((p, p_end)) = previous
-                && self.files[p].folder == f.folder
-                && start < p_end
-                && f.size > 0
-            {
-                return Err(corrupt(
-                    Location::entry(path, f.name.replace('\\', "/")),
-                    format!(
-                        "its bytes ({start}..{end} of folder {}) overlap those of \"{}\": an offset or size in the file table is wrong",
+            let start = u64::from(f.offset);
+            let end = ends[f.folder];
+            if start != end {
+                let reason = match last[f.folder] {
+                    Some(p) if start < end => format!(
+                        "its bytes ({start}..{} of folder {}) overlap those of \"{}\"",
+                        start + u64::from(f.size),
                         f.folder,
-                        self.files[p].name.replace('\\', "/")
+                        name(p)
+                    ),
+                    _ => format!(
+                        "it starts at offset {start} of folder {}, and bytes {end}..{start} belong to no file",
+                        f.folder
+                    ),
+                };
+                return Err(corrupt(
+                    Location::entry(path, name(i)),
+                    format!("{reason}: an offset or size in the file table is wrong (damaged)"),
+                ));
+            }
+            ends[f.folder] = start + u64::from(f.size);
+            last[f.folder] = Some(i);
+        }
+        let file = File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
+        let mut r = Window::new(file, base, Some(declared))
+            .map_err(|e| Error::io(path, "cannot read", e))?;
+        for (n, folder) in self.folders.iter().enumerate() {
+            let past = || {
+                corrupt(
+                    at(),
+                    format!(
+                        "a data block of folder {n} runs past the end of the cabinet its header declares (truncated, or a wrong offset or size in a header)"
+                    ),
+                )
+            };
+            r.seek(io::SeekFrom::Start(folder.data_at))
+                .map_err(|_| past())?;
+            let mut total = 0u64;
+            for _ in 0..folder.blocks {
+                let mut h = [0u8; 8];
+                r.read_exact(&mut h).map_err(|_| past())?;
+                let packed = u16::from_le_bytes([h[4], h[5]]);
+                total += u64::from(u16::from_le_bytes([h[6], h[7]]));
+                r.seek(io::SeekFrom::Current(
+                    (self.data_reserve + usize::from(packed)) as i64,
+                ))
+                .map_err(|_| past())?;
+            }
+            // The last block's data must be there too.
+            if folder.blocks > 0 && r.stream_position().map_err(|_| past())? > declared {
+                return Err(past());
+            }
+            if total != ends[n] {
+                return Err(corrupt(
+                    at(),
+                    format!(
+                        "folder {n} holds {total} bytes, and its files take {}: an offset or size in the file table or a data block header is wrong (damaged)",
+                        ends[n]
                     ),
                 ));
             }
-            let keep = match previous {
-                Some((p, p_end)) if self.files[p].folder == f.folder && p_end >= end => (p, p_end),
-                _ => (i, end),
-            };
-            previous = Some(keep);
         }
         Ok(())
     }

@@ -714,8 +714,9 @@ pub fn cab_records(b: &[u8]) -> CabRecords {
 
 /// A cabinet with one file at a non-zero offset in a folder with no data
 /// blocks, compressed with `method`. In an LZX folder (0x0F03) that makes
-/// the `cab` crate 0.6 panic (LZX is read through the crate); sepkg's own
-/// None/MSZIP reader says the folder is truncated.
+/// the `cab` crate 0.6 panic when the file is read through it; sepkg's
+/// file-table check refuses it before (the bytes before the file belong
+/// to no file).
 pub fn blockless_cabinet(method: u16) -> Vec<u8> {
     let name = b"setAid.ini\0";
     let files_at = 36 + 8;
