@@ -2373,6 +2373,68 @@ fn every_single_byte_flip_of_a_cabinet_is_refused_or_harmless() {
     );
 }
 
+#[test]
+fn every_single_byte_flip_of_an_exe_header_is_refused_or_harmless() {
+    // The PE headers, the SFX config block and the payload's first
+    // headers of a zip .exe: the transform fails naming the input, or
+    // writes exactly the entries the undamaged .exe gives (the stub is
+    // copied as it is, so its own bytes may differ).
+    let tmp = tempfile::tempdir().unwrap();
+    let sylink = sepkg::transform::ManagedSylink::load(&sylink(tmp.path())).unwrap();
+    let clean = zip_exe();
+    let input = tmp.path().join("flip.exe");
+    let output = tmp.path().join("out.exe");
+    let run = |bytes: &[u8]| {
+        std::fs::write(&input, bytes).unwrap();
+        for f in ["out.exe", "out.exe.sha256", "out.exe.manifest.json"] {
+            let _ = std::fs::remove_file(tmp.path().join(f));
+        }
+        sepkg::transform::run(
+            &input,
+            &sylink,
+            &[],
+            None,
+            None,
+            &output,
+            &sepkg::NoProgress,
+        )
+    };
+    run(&clean).unwrap();
+    let want = support::unzip(&std::fs::read(&output).unwrap());
+    let payload = fx::pe_stub().len() + fx::sfx_config("setup.exe").len();
+    let mut positions: Vec<usize> = (0..0x200).collect();
+    positions.extend(0x400..payload + 64);
+    let (mut refused, mut harmless) = (0, 0);
+    for &pos in &positions {
+        let mut bytes = clean.clone();
+        bytes[pos] ^= 0x55;
+        match run(&bytes) {
+            Err(e) => {
+                let message = e.to_string();
+                assert!(message.contains("flip.exe"), "byte {pos}: {message}");
+                assert_eq!(
+                    support::listing(tmp.path()),
+                    ["flip.exe", "managed.xml"],
+                    "byte {pos}: left behind"
+                );
+                refused += 1;
+            }
+            Ok(_) => {
+                let got = support::unzip(&std::fs::read(&output).unwrap());
+                assert!(
+                    got == want,
+                    "byte {pos}: a damaged .exe gave different entries"
+                );
+                harmless += 1;
+            }
+        }
+    }
+    eprintln!(
+        "exe byte flips: {} positions, {refused} refused, {harmless} harmless (same entries)",
+        positions.len()
+    );
+}
+
 /// Inputs the fuzz targets (fuzz/) found, kept as regression tests.
 mod fuzz_regressions {
     use sepkg::setaid::{Edit, Encoding, IniFile, KEEP_PREVIOUS, SMC_SECTION};
