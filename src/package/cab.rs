@@ -118,7 +118,15 @@ pub(crate) fn open_at(path: &Path, base: u64, len: u64) -> Result<(Vec<Entry>, S
     reader
         .seek(io::SeekFrom::Start(0))
         .map_err(|e| Error::io(path, "cannot read", e))?;
-    let tables = Tables::read(&mut reader).map_err(|e| corrupt(at(), e.to_string()))?;
+    let tables = Tables::read(&mut reader).map_err(|e| {
+        let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
+            "the folder or file table runs past the end of the cabinet (truncated, or a wrong offset in the header)".to_string()
+        } else {
+            e.to_string()
+        };
+        corrupt(at(), reason)
+    })?;
+    tables.check_layout(path, base, u64::from(declared))?;
     reader
         .seek(io::SeekFrom::Start(0))
         .map_err(|e| Error::io(path, "cannot read", e))?;
@@ -155,6 +163,7 @@ pub(crate) fn open_at(path: &Path, base: u64, len: u64) -> Result<(Vec<Entry>, S
             path: path.to_path_buf(),
             base,
             len,
+            declared: u64::from(declared),
             stream: None,
         })),
     ))
@@ -175,6 +184,9 @@ pub(crate) struct CabSource {
     path: std::path::PathBuf,
     base: u64,
     len: u64,
+    /// The header's cbCabinet: the data blocks lie within it. (A signature
+    /// may follow it, within `len`.)
+    declared: u64,
     stream: Option<FolderStream>,
 }
 
@@ -285,6 +297,17 @@ impl Tables {
             header_reserve = vec![0u8; usize::from(size)];
             r.read_exact(&mut header_reserve)?;
         }
+        let folders_end =
+            36 + if flags & 0x4 != 0 {
+                4 + header_reserve.len() as u64
+            } else {
+                0
+            } + u64::from(n_folders) * (8 + folder_reserve as u64);
+        if folders_end > u64::from(files_at) {
+            return Err(invalid(format!(
+                "the header declares {n_folders} folders, whose table runs into the file table at offset {files_at}"
+            )));
+        }
         let mut folders = Vec::with_capacity(usize::from(n_folders));
         for _ in 0..n_folders {
             let data_at = u64::from(read_u32(r)?);
@@ -340,6 +363,92 @@ impl Tables {
     }
 }
 
+impl Tables {
+    /// Refuses a file table that does not tile its folders: each file's
+    /// offset and size are the only record of where it is (a cabinet has
+    /// no per-file checksum), so a damaged one would silently give a file
+    /// part of its neighbour, or cut it short. MS-CAB writers lay a
+    /// folder's files end to end from offset 0, and the folder's data
+    /// blocks (their declared uncompressed sizes, read here from the block
+    /// headers within cbCabinet) hold exactly those bytes.
+    fn check_layout(&self, path: &Path, base: u64, declared: u64) -> Result<()> {
+        let at = || Location::file(path);
+        let mut order: Vec<usize> = (0..self.files.len()).collect();
+        order.sort_by_key(|&i| {
+            let f = &self.files[i];
+            (f.folder, f.offset, f.size)
+        });
+        let name = |i: usize| self.files[i].name.replace('\\', "/");
+        let mut ends = vec![0u64; self.folders.len()];
+        let mut last: Vec<Option<usize>> = vec![None; self.folders.len()];
+        for i in order {
+            let f = &self.files[i];
+            let start = u64::from(f.offset);
+            let end = ends[f.folder];
+            if start != end {
+                let reason = match last[f.folder] {
+                    Some(p) if start < end => format!(
+                        "its bytes ({start}..{} of folder {}) overlap those of \"{}\"",
+                        start + u64::from(f.size),
+                        f.folder,
+                        name(p)
+                    ),
+                    _ => format!(
+                        "it starts at offset {start} of folder {}, and bytes {end}..{start} belong to no file",
+                        f.folder
+                    ),
+                };
+                return Err(corrupt(
+                    Location::entry(path, name(i)),
+                    format!("{reason}: an offset or size in the file table is wrong (damaged)"),
+                ));
+            }
+            ends[f.folder] = start + u64::from(f.size);
+            last[f.folder] = Some(i);
+        }
+        let file = File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
+        let mut r = Window::new(file, base, Some(declared))
+            .map_err(|e| Error::io(path, "cannot read", e))?;
+        for (n, folder) in self.folders.iter().enumerate() {
+            let past = || {
+                corrupt(
+                    at(),
+                    format!(
+                        "a data block of folder {n} runs past the end of the cabinet its header declares (truncated, or a wrong offset or size in a header)"
+                    ),
+                )
+            };
+            r.seek(io::SeekFrom::Start(folder.data_at))
+                .map_err(|_| past())?;
+            let mut total = 0u64;
+            for _ in 0..folder.blocks {
+                let mut h = [0u8; 8];
+                r.read_exact(&mut h).map_err(|_| past())?;
+                let packed = u16::from_le_bytes([h[4], h[5]]);
+                total += u64::from(u16::from_le_bytes([h[6], h[7]]));
+                r.seek(io::SeekFrom::Current(
+                    (self.data_reserve + usize::from(packed)) as i64,
+                ))
+                .map_err(|_| past())?;
+            }
+            // The last block's data must be there too.
+            if folder.blocks > 0 && r.stream_position().map_err(|_| past())? > declared {
+                return Err(past());
+            }
+            if total != ends[n] {
+                return Err(corrupt(
+                    at(),
+                    format!(
+                        "folder {n} holds {total} bytes, and its files take {}: an offset or size in the file table or a data block header is wrong (damaged)",
+                        ends[n]
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A reader over file `index` of the cabinet.
 ///
 /// None and MSZIP folders are decoded here by a [`FolderStream`] that is
@@ -364,7 +473,9 @@ pub(crate) fn read_file(
     let reuse = matches!(&src.stream, Some(s) if s.folder == folder && s.position <= offset);
     if !reuse {
         let info = &src.tables.folders[folder];
-        let mut reader = window(&src.path, src.base, src.len)?;
+        // Only the declared cabinet: data past it is not the cabinet's
+        // (in an .exe the payload window already ends there).
+        let mut reader = window(&src.path, src.base, src.declared)?;
         reader
             .seek(io::SeekFrom::Start(info.data_at))
             .map_err(|e| corrupt(at.clone(), e.to_string()))?;
@@ -414,11 +525,20 @@ struct FolderStream {
 impl FolderStream {
     /// Reads and decodes the next CFDATA block (MS-CAB 2.4).
     fn next_block(&mut self) -> io::Result<()> {
-        let checksum = read_u32(&mut self.reader)?;
-        let packed = usize::from(read_u16(&mut self.reader)?);
-        let unpacked = usize::from(read_u16(&mut self.reader)?);
+        let ends = |e: io::Error| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                invalid(
+                    "a data block runs past the end of the cabinet its header declares (truncated, or a wrong offset or size in a header)",
+                )
+            } else {
+                e
+            }
+        };
+        let checksum = read_u32(&mut self.reader).map_err(ends)?;
+        let packed = usize::from(read_u16(&mut self.reader).map_err(ends)?);
+        let unpacked = usize::from(read_u16(&mut self.reader).map_err(ends)?);
         let mut data = vec![0u8; self.data_reserve + packed];
-        self.reader.read_exact(&mut data)?;
+        self.reader.read_exact(&mut data).map_err(ends)?;
         if checksum != 0 {
             let actual = block_checksum(&data) ^ (packed as u32 | ((unpacked as u32) << 16));
             if actual != checksum {

@@ -630,3 +630,125 @@ pub fn huge_sylink(len: usize) -> Vec<u8> {
     out.extend_from_slice(&text.as_bytes()[cut..]);
     out
 }
+
+// ---------------------------------------------------------------------------
+// Cabinets and single-file .exe packages, good and damaged (tests/hostile.rs,
+// tests/cab.rs).
+
+/// A deterministic MSZIP cabinet of `files`, one folder, made with the
+/// `cab` crate's builder (which, unlike gcab, writes data-block checksums).
+/// Names are stored exactly as given: use [`cab_names`] for `\` separators.
+pub fn cab(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut builder = cab::CabinetBuilder::new();
+    if !files.is_empty() {
+        let folder = builder.add_folder(cab::CompressionType::MsZip);
+        for (name, _) in files {
+            let f = folder.add_file(name.as_str());
+            f.set_datetime(time::macros::datetime!(1980-01-01 00:00:00));
+        }
+    }
+    let mut w = builder.build(Cursor::new(Vec::new())).unwrap();
+    let mut contents = files.iter();
+    while let Some(mut f) = w.next_file().unwrap() {
+        f.write_all(&contents.next().unwrap().1).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// `files` with `/` in their names turned into `\`, as cabinets store them.
+pub fn cab_names(files: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+    files
+        .into_iter()
+        .map(|(n, b)| (n.replace('/', "\\"), b))
+        .collect()
+}
+
+/// Where the records of a one-folder cabinet (no reserve areas) sit.
+#[derive(Debug, Clone)]
+pub struct CabRecords {
+    /// Offset of the CFFOLDER record (right after the 36-byte header).
+    pub folder: usize,
+    /// Offset of each CFFILE record, with the name it holds.
+    pub files: Vec<(usize, String)>,
+    /// Offset of each CFDATA block of the folder, with its cbData.
+    pub blocks: Vec<(usize, usize)>,
+}
+
+impl CabRecords {
+    /// The CFFILE record of `name`.
+    pub fn file(&self, name: &str) -> usize {
+        self.files
+            .iter()
+            .find(|(_, n)| n == name)
+            .unwrap_or_else(|| panic!("no cabinet file {name}"))
+            .0
+    }
+}
+
+/// Reads the record offsets of a cabinet made by [`cab`].
+pub fn cab_records(b: &[u8]) -> CabRecords {
+    assert_eq!(&b[..4], b"MSCF");
+    assert_eq!(le16(b, 30) & 4, 0, "reserve areas are not handled here");
+    let mut at = le32(b, 16);
+    let mut files = Vec::new();
+    for _ in 0..le16(b, 28) {
+        let name_at = at + 16;
+        let end = name_at + b[name_at..].iter().position(|&c| c == 0).unwrap();
+        files.push((at, String::from_utf8_lossy(&b[name_at..end]).into_owned()));
+        at = end + 1;
+    }
+    let folder = 36;
+    let mut blocks = Vec::new();
+    let mut at = le32(b, folder);
+    for _ in 0..le16(b, folder + 4) {
+        let len = le16(b, at + 4);
+        blocks.push((at, len));
+        at += 8 + len;
+    }
+    CabRecords {
+        folder,
+        files,
+        blocks,
+    }
+}
+
+/// A cabinet with one file at a non-zero offset in a folder with no data
+/// blocks, compressed with `method`. In an LZX folder (0x0F03) that makes
+/// the `cab` crate 0.6 panic when the file is read through it; sepkg's
+/// file-table check refuses it before (the bytes before the file belong
+/// to no file).
+pub fn blockless_cabinet(method: u16) -> Vec<u8> {
+    let name = b"setAid.ini\0";
+    let files_at = 36 + 8;
+    let total = files_at + 16 + name.len();
+    let mut b = Vec::new();
+    b.extend_from_slice(b"MSCF");
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&(total as u32).to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&(files_at as u32).to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&[3, 1]); // version 1.3
+    b.extend_from_slice(&1u16.to_le_bytes()); // folders
+    b.extend_from_slice(&1u16.to_le_bytes()); // files
+    b.extend_from_slice(&[0; 6]); // flags, set id, index
+    // Folder: data at the end, no data blocks, compression `method`.
+    b.extend_from_slice(&(total as u32).to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b.extend_from_slice(&method.to_le_bytes());
+    // File: 5 bytes at offset 10 of folder 0.
+    b.extend_from_slice(&5u32.to_le_bytes());
+    b.extend_from_slice(&10u32.to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b.extend_from_slice(&0x21u16.to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b.extend_from_slice(&0x20u16.to_le_bytes());
+    b.extend_from_slice(name);
+    assert_eq!(b.len(), total);
+    b
+}
+
+/// File offset of the certificate-table directory entry in [`pe_stub`].
+pub const PE_SECURITY_DIR_AT: usize = 0x58 + 112 + 4 * 8;
+/// File offset of the section table in [`pe_stub`].
+pub const PE_SECTIONS_AT: usize = 0x58 + 240;
