@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::r#gen as fx;
-use support::{have, sepkg, sha256, text};
+use support::{check_tool, have, sepkg, sha256, text};
 
 /// Writes the example package's files under `dir/src` and packs them with
 /// gcab (`-z`: MSZIP) into `dir/NAME`. None when gcab is missing.
@@ -50,25 +50,6 @@ fn transform(input: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
 fn expected_setaid() -> Vec<u8> {
     let text = fx::SETAID_TEXT.replace("KeepPreviousSetting=1", "KeepPreviousSetting=0");
     fx::encode(&text, fx::Enc::Ansi, "\r\n")
-}
-
-/// Runs a cross-check tool, or says it is skipped.
-fn check_tool(tool: &str, args: &[&str], file: &Path) -> Option<String> {
-    if !have(tool) {
-        eprintln!(
-            "SKIPPED: {tool} is not installed; cross-check `{tool} {}` not run",
-            args.join(" ")
-        );
-        return None;
-    }
-    let out = Command::new(tool).args(args).arg(file).output().unwrap();
-    let (stdout, stderr) = text(&out);
-    assert!(
-        out.status.success(),
-        "{tool} {args:?} rejected {}:\n{stdout}\n{stderr}",
-        file.display()
-    );
-    Some(stdout)
 }
 
 /// Extracts a cabinet with cabextract into `dir`, returning (name, bytes).

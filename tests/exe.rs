@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::r#gen as fx;
-use support::{have, sepkg, sha256, text};
+use support::{check_tool, have, sepkg, sha256, text};
 
 /// File offset of the PE32+ CheckSum field in [`fx::pe_stub`].
 const CHECKSUM_AT: usize = 0x58 + 64;
@@ -58,26 +58,6 @@ fn expected_files() -> Vec<(String, Vec<u8>)> {
         .collect();
     files.sort();
     files
-}
-
-/// Runs a cross-check tool on `file` and returns its stdout, or says it
-/// is skipped when the tool is missing.
-fn check_tool(tool: &str, args: &[&str], file: &Path) -> Option<String> {
-    if !have(tool) {
-        eprintln!(
-            "SKIPPED: {tool} is not installed; cross-check `{tool} {}` not run",
-            args.join(" ")
-        );
-        return None;
-    }
-    let out = Command::new(tool).args(args).arg(file).output().unwrap();
-    let (stdout, stderr) = text(&out);
-    assert!(
-        out.status.success(),
-        "{tool} {args:?} rejected {}:\n{stdout}\n{stderr}",
-        file.display()
-    );
-    Some(format!("{stdout}{stderr}"))
 }
 
 /// `unzip -t` and `7zz t` accept the .exe as a zip, with no complaint

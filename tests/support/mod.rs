@@ -65,3 +65,28 @@ pub fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
 pub fn sha256(bytes: &[u8]) -> String {
     sepkg::digest::of_bytes(bytes).sha256
 }
+
+/// Runs a cross-check tool (one nobody here wrote) on `file`: asserts it
+/// accepts the file and returns its stdout and stderr, or says SKIPPED and
+/// returns None when the tool is not installed.
+pub fn check_tool(tool: &str, args: &[&str], file: &Path) -> Option<String> {
+    if !have(tool) {
+        eprintln!(
+            "SKIPPED: {tool} is not installed; cross-check `{tool} {}` not run",
+            args.join(" ")
+        );
+        return None;
+    }
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} rejected {}:\n{stdout}\n{stderr}",
+        file.display()
+    );
+    Some(format!("{stdout}{stderr}"))
+}
