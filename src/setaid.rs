@@ -17,6 +17,19 @@
 //!   `;` inside a value is part of the value.
 //! - A value's surrounding blanks (and matching quotes) are not part of it, so
 //!   `Key = 1 ` edited to 0 becomes `Key = 0 `.
+//!
+//! ```
+//! use sepkg::setaid::{Edit, IniFile};
+//!
+//! let before = b"; exported by the SEPM\r\n[Custom_SMC_Config]\r\nkeepPreviousSetting = 1 \r\n";
+//! let mut ini = IniFile::parse(before).unwrap();
+//! let changes = ini.apply(&Edit::keep_previous_off()).unwrap();
+//! assert_eq!(changes[0].old.as_deref(), Some("1"));
+//! // One byte differs; the comment, case, spacing and CRLF are untouched.
+//! assert_eq!(ini.to_bytes(), b"; exported by the SEPM\r\n[Custom_SMC_Config]\r\nkeepPreviousSetting = 0 \r\n");
+//! // Applying the edit again changes nothing.
+//! assert!(ini.apply(&Edit::keep_previous_off()).unwrap().is_empty());
+//! ```
 
 use std::fmt;
 use std::ops::Range;
