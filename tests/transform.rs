@@ -648,6 +648,17 @@ fn help_teaches_the_job() {
     }
     let top = text(&sepkg().arg("--help").output().unwrap()).0;
     assert!(top.contains("KB 212696"), "{top}");
+    for command in [
+        "sepkg audit SEP14",
+        "sepkg transform SEP14",
+        "sepkg publish",
+        "sepkg verify https://",
+    ] {
+        assert!(
+            top.contains(command),
+            "top-level help lacks the workflow step {command:?}:\n{top}"
+        );
+    }
 }
 
 #[test]

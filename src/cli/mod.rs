@@ -23,9 +23,20 @@ and the client becomes self-managed (Broadcom KB 212696). sepkg rewrites a packa
 SetAid.ini has KeepPreviousSetting=0 and the package carries a managed sylink.xml, then \
 hashes it for delivery from a web server.";
 
+const AFTER_HELP: &str = "\
+Typical use:
+  sepkg audit SEP14-x64.zip                          # exit 1: clients would become self-managed
+  sepkg transform SEP14-x64.zip --sylink managed.xml # writes SEP14-x64-managed.zip and hashes
+  sepkg audit SEP14-x64-managed.zip                  # exit 0
+  sepkg publish SEP14-x64-managed.zip --to /var/www/sep --base-url https://updates.example.com/sep/
+  sepkg verify https://updates.example.com/sep/SEP14-x64-managed.zip
+
+Exit codes: 0 ok (clean, verified), 1 audit findings or verification mismatch, 2 error.
+`sepkg help COMMAND` explains each command.";
+
 /// The command line.
 #[derive(Debug, Parser)]
-#[command(name = "sepkg", version, about = ABOUT, max_term_width = 100)]
+#[command(name = "sepkg", version, about = ABOUT, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
     /// Print one JSON document on stdout instead of the human report.
     #[arg(long, global = true)]
