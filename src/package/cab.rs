@@ -780,16 +780,7 @@ pub(crate) fn write_to(
                 let kind = pkg.kind();
                 let reader = pkg.open_entry(*index)?;
                 let mut hashing = HashingReader::new(reader);
-                let mut buf = vec![0u8; 1 << 16];
-                loop {
-                    let n = match hashing.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(super::read_error(&at, kind, e)),
-                    };
-                    out.write_all(&buf[..n]).map_err(werr)?;
-                }
+                super::copy_entry(&mut hashing, &mut out, &at, kind, dest)?;
                 let d = hashing.finish();
                 if d.size > MAX_FILE_SIZE {
                     return Err(too_big(format!("{} is {} bytes", item.name, d.size)));

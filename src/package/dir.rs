@@ -1,7 +1,7 @@
 //! Folder packages: listing a folder export, and writing a folder output.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{Content, Entry, Handle, Layout, Package, WrittenEntry};
@@ -100,17 +100,7 @@ pub(crate) fn write(
                 let kind = pkg.kind();
                 let reader = pkg.open_entry(*index)?;
                 let mut hashing = HashingReader::new(reader);
-                let mut buf = vec![0u8; 1 << 16];
-                loop {
-                    let n = match hashing.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(super::read_error(&at, kind, e)),
-                    };
-                    file.write_all(&buf[..n])
-                        .map_err(|e| Error::io(&target, "cannot write", e))?;
-                }
+                super::copy_entry(&mut hashing, &mut file, &at, kind, &target)?;
                 hashing.finish()
             }
             Content::Replace(_, bytes) | Content::Add(bytes) => {

@@ -489,6 +489,29 @@ pub struct ContainerInfo {
     pub cab: Option<cab::CabInfo>,
 }
 
+/// Copies an entry's content from `from` into `out` in 64 KiB blocks,
+/// telling read errors (the input's fault: they name the entry `at`) from
+/// write errors (the output's: they name `dest`).
+pub(crate) fn copy_entry(
+    from: &mut dyn Read,
+    out: &mut dyn Write,
+    at: &Location,
+    kind: Kind,
+    dest: &Path,
+) -> Result<()> {
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_error(at, kind, e)),
+        };
+        out.write_all(&buf[..n])
+            .map_err(|e| Error::io(dest, "cannot write", e))?;
+    }
+}
+
 /// Splits `"a/b/c.ini"` into `("a/b/", "c.ini")`.
 pub fn split_name(name: &str) -> (&str, &str) {
     match name.rfind('/') {

@@ -428,7 +428,7 @@ fn write_items<W: Write + io::Seek>(
                         out.write_all(&sample)
                             .map_err(|e| Error::io(dest, "cannot write", e))?;
                         drop(sample);
-                        copy_into(&mut reader, out, &at, dest)?;
+                        super::copy_entry(&mut reader, out, &at, super::Kind::Dir, dest)?;
                         (reader.finish(), method_name(method))
                     }
                 }
@@ -691,26 +691,5 @@ impl io::Seek for Sink {
         }
         let r = self.file.seek(pos);
         self.check(r)
-    }
-}
-
-/// Copies a reader into the zip writer, telling read errors (the input's
-/// fault) from write errors (the output's).
-fn copy_into<R: Read, W: Write + io::Seek>(
-    from: &mut R,
-    out: &mut ZipWriter<W>,
-    at: &Location,
-    dest: &Path,
-) -> Result<()> {
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(super::read_error(at, super::Kind::Dir, e)),
-        };
-        out.write_all(&buf[..n])
-            .map_err(|e| Error::io(dest, "cannot write", e))?;
     }
 }
