@@ -35,6 +35,16 @@ pub struct Server {
     pub priority: Option<String>,
 }
 
+/// `address:http_port`, or the address alone, as reports show a server.
+impl std::fmt::Display for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.http_port {
+            Some(port) => write!(f, "{}:{port}", self.address),
+            None => f.write_str(&self.address),
+        }
+    }
+}
+
 /// What a sylink.xml says, as far as an administrator needs to know.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Info {

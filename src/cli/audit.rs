@@ -417,14 +417,7 @@ fn human_root(s: &mut String, root: &RootReport, from_version: Option<&str>) {
                 );
             }
             if let Some(info) = &x.info {
-                let servers: Vec<String> = info
-                    .servers
-                    .iter()
-                    .map(|sv| match &sv.http_port {
-                        Some(p) => format!("{}:{p}", sv.address),
-                        None => sv.address.clone(),
-                    })
-                    .collect();
+                let servers: Vec<String> = info.servers.iter().map(ToString::to_string).collect();
                 field(s, "  DomainId", or_dash(info.domain_id.as_deref()));
                 field(
                     s,

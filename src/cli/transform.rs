@@ -329,14 +329,7 @@ fn human(input: &Path, o: &Outcome) -> String {
         }
     }
     let info = &m.sylink.info;
-    let servers: Vec<String> = info
-        .servers
-        .iter()
-        .map(|sv| match &sv.http_port {
-            Some(p) => format!("{}:{p}", sv.address),
-            None => sv.address.clone(),
-        })
-        .collect();
+    let servers: Vec<String> = info.servers.iter().map(ToString::to_string).collect();
     let _ = writeln!(
         s,
         "  managed sylink.xml: DomainId {}, servers {}, group {}, mode {}",
