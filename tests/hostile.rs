@@ -2226,56 +2226,43 @@ fn sigkill_while_writing_leaves_nothing_under_the_output_name() {
     );
 }
 
-#[test]
-fn every_single_byte_flip_is_refused_or_harmless() {
-    // No silent misedit: whatever byte of a zip is damaged, the transform
-    // either fails with an error naming the input, or writes exactly the
-    // entries (names and contents) the undamaged input gives.
+/// Flips each byte at `positions` of `clean` (XOR 0x55), one at a time, and
+/// transforms the result: it must fail with an error naming the input and
+/// leave nothing behind, or write exactly the entries (names and contents)
+/// the undamaged input gives. Prints and returns (refused, harmless).
+fn sweep(
+    what: &str,
+    clean: &[u8],
+    input_name: &str,
+    output_name: &str,
+    to: Option<sepkg::Kind>,
+    positions: &[usize],
+) -> (usize, usize) {
     let tmp = tempfile::tempdir().unwrap();
     let sylink = sepkg::transform::ManagedSylink::load(&sylink(tmp.path())).unwrap();
-    let clean = fx::zip(&fx::example_files());
-    let input = tmp.path().join("flip.zip");
-    let output = tmp.path().join("out.zip");
+    let input = tmp.path().join(input_name);
+    let output = tmp.path().join(output_name);
     let run = |bytes: &[u8]| {
         std::fs::write(&input, bytes).unwrap();
-        for f in ["out.zip", "out.zip.sha256", "out.zip.manifest.json"] {
-            let _ = std::fs::remove_file(tmp.path().join(f));
+        for suffix in ["", ".sha256", ".manifest.json"] {
+            let _ = std::fs::remove_file(tmp.path().join(format!("{output_name}{suffix}")));
         }
-        sepkg::transform::run(
-            &input,
-            &sylink,
-            &[],
-            None,
-            None,
-            &output,
-            &sepkg::NoProgress,
-        )
+        sepkg::transform::run(&input, &sylink, &[], to, None, &output, &sepkg::NoProgress)
     };
-    run(&clean).unwrap();
+    run(clean).unwrap();
     let want = support::unzip(&std::fs::read(&output).unwrap());
-    // Every header byte, and every 16th byte of entry data (all of it
-    // takes minutes; the CRC covers data bytes alike).
-    let mut positions: Vec<usize> = (0..clean.len()).step_by(16).collect();
-    let headers = fx::zip_headers(&clean);
-    for h in &headers {
-        positions.extend(h.local..h.data);
-        positions.extend(h.central..h.central + 46 + h.name.len());
-    }
-    positions.extend(fx::zip_eocd(&clean)..clean.len());
-    positions.sort_unstable();
-    positions.dedup();
     let (mut refused, mut harmless) = (0, 0);
-    for &pos in &positions {
-        let mut bytes = clean.clone();
+    for &pos in positions {
+        let mut bytes = clean.to_vec();
         bytes[pos] ^= 0x55;
         match run(&bytes) {
             Err(e) => {
                 let message = e.to_string();
-                assert!(message.contains("flip.zip"), "byte {pos}: {message}");
+                assert!(message.contains(input_name), "{what} byte {pos}: {message}");
                 assert_eq!(
                     support::listing(tmp.path()),
-                    ["flip.zip", "managed.xml"],
-                    "byte {pos}: left behind"
+                    [input_name, "managed.xml"],
+                    "{what} byte {pos}: left behind"
                 );
                 refused += 1;
             }
@@ -2283,16 +2270,36 @@ fn every_single_byte_flip_is_refused_or_harmless() {
                 let got = support::unzip(&std::fs::read(&output).unwrap());
                 assert!(
                     got == want,
-                    "byte {pos}: a damaged input gave different output"
+                    "{what} byte {pos}: a damaged input gave different entries"
                 );
                 harmless += 1;
             }
         }
     }
     eprintln!(
-        "byte flips: {} positions, {refused} refused, {harmless} harmless (same entries)",
+        "{what} byte flips: {} positions, {refused} refused, {harmless} harmless (same entries)",
         positions.len()
     );
+    (refused, harmless)
+}
+
+#[test]
+fn every_single_byte_flip_is_refused_or_harmless() {
+    // No silent misedit: whatever byte of a zip is damaged, the transform
+    // either fails with an error naming the input, or writes exactly the
+    // entries the undamaged input gives. Every header byte, and every 16th
+    // byte of entry data (all of it takes minutes; the CRC covers data
+    // bytes alike).
+    let clean = fx::zip(&fx::example_files());
+    let mut positions: Vec<usize> = (0..clean.len()).step_by(16).collect();
+    for h in &fx::zip_headers(&clean) {
+        positions.extend(h.local..h.data);
+        positions.extend(h.central..h.central + 46 + h.name.len());
+    }
+    positions.extend(fx::zip_eocd(&clean)..clean.len());
+    positions.sort_unstable();
+    positions.dedup();
+    sweep("zip", &clean, "flip.zip", "out.zip", None, &positions);
 }
 
 #[test]
@@ -2300,32 +2307,9 @@ fn every_single_byte_flip_of_a_cabinet_is_refused_or_harmless() {
     // The cabinet twin of the zip sweep: every byte of the header, folder
     // and file records (but the names: a cabinet stores each once with no
     // checksum, so a flipped name is just another name), every data-block
-    // header and MSZIP signature, and every 16th byte of data. The
-    // transform fails naming the input, or writes exactly the entries the
-    // undamaged cabinet gives.
-    let tmp = tempfile::tempdir().unwrap();
-    let sylink = sepkg::transform::ManagedSylink::load(&sylink(tmp.path())).unwrap();
+    // header and MSZIP signature, and every 16th byte of data.
     let clean = example_cab();
     let records = fx::cab_records(&clean);
-    let input = tmp.path().join("flip.cab");
-    let output = tmp.path().join("out.zip");
-    let run = |bytes: &[u8]| {
-        std::fs::write(&input, bytes).unwrap();
-        for f in ["out.zip", "out.zip.sha256", "out.zip.manifest.json"] {
-            let _ = std::fs::remove_file(tmp.path().join(f));
-        }
-        sepkg::transform::run(
-            &input,
-            &sylink,
-            &[],
-            Some(sepkg::Kind::Zip),
-            None,
-            &output,
-            &sepkg::NoProgress,
-        )
-    };
-    run(&clean).unwrap();
-    let want = support::unzip(&std::fs::read(&output).unwrap());
     let mut positions: Vec<usize> = (0..clean.len()).step_by(16).collect();
     positions.extend(0..records.files[0].0);
     for (at, _) in &records.files {
@@ -2342,97 +2326,26 @@ fn every_single_byte_flip_of_a_cabinet_is_refused_or_harmless() {
     positions.retain(|p| !names.iter().any(|r| r.contains(p)));
     positions.sort_unstable();
     positions.dedup();
-    let (mut refused, mut harmless) = (0, 0);
-    for &pos in &positions {
-        let mut bytes = clean.clone();
-        bytes[pos] ^= 0x55;
-        match run(&bytes) {
-            Err(e) => {
-                let message = e.to_string();
-                assert!(message.contains("flip.cab"), "byte {pos}: {message}");
-                assert_eq!(
-                    support::listing(tmp.path()),
-                    ["flip.cab", "managed.xml"],
-                    "byte {pos}: left behind"
-                );
-                refused += 1;
-            }
-            Ok(_) => {
-                let got = support::unzip(&std::fs::read(&output).unwrap());
-                assert!(
-                    got == want,
-                    "byte {pos}: a damaged cabinet gave different output"
-                );
-                harmless += 1;
-            }
-        }
-    }
-    eprintln!(
-        "cabinet byte flips: {} positions, {refused} refused, {harmless} harmless (same entries)",
-        positions.len()
+    sweep(
+        "cabinet",
+        &clean,
+        "flip.cab",
+        "out.zip",
+        Some(sepkg::Kind::Zip),
+        &positions,
     );
 }
 
 #[test]
 fn every_single_byte_flip_of_an_exe_header_is_refused_or_harmless() {
     // The PE headers, the SFX config block and the payload's first
-    // headers of a zip .exe: the transform fails naming the input, or
-    // writes exactly the entries the undamaged .exe gives (the stub is
-    // copied as it is, so its own bytes may differ).
-    let tmp = tempfile::tempdir().unwrap();
-    let sylink = sepkg::transform::ManagedSylink::load(&sylink(tmp.path())).unwrap();
+    // headers of a zip .exe (the stub is copied as it is, so its own bytes
+    // may differ in the output; the entries may not).
     let clean = zip_exe();
-    let input = tmp.path().join("flip.exe");
-    let output = tmp.path().join("out.exe");
-    let run = |bytes: &[u8]| {
-        std::fs::write(&input, bytes).unwrap();
-        for f in ["out.exe", "out.exe.sha256", "out.exe.manifest.json"] {
-            let _ = std::fs::remove_file(tmp.path().join(f));
-        }
-        sepkg::transform::run(
-            &input,
-            &sylink,
-            &[],
-            None,
-            None,
-            &output,
-            &sepkg::NoProgress,
-        )
-    };
-    run(&clean).unwrap();
-    let want = support::unzip(&std::fs::read(&output).unwrap());
     let payload = fx::pe_stub().len() + fx::sfx_config("setup.exe").len();
     let mut positions: Vec<usize> = (0..0x200).collect();
     positions.extend(0x400..payload + 64);
-    let (mut refused, mut harmless) = (0, 0);
-    for &pos in &positions {
-        let mut bytes = clean.clone();
-        bytes[pos] ^= 0x55;
-        match run(&bytes) {
-            Err(e) => {
-                let message = e.to_string();
-                assert!(message.contains("flip.exe"), "byte {pos}: {message}");
-                assert_eq!(
-                    support::listing(tmp.path()),
-                    ["flip.exe", "managed.xml"],
-                    "byte {pos}: left behind"
-                );
-                refused += 1;
-            }
-            Ok(_) => {
-                let got = support::unzip(&std::fs::read(&output).unwrap());
-                assert!(
-                    got == want,
-                    "byte {pos}: a damaged .exe gave different entries"
-                );
-                harmless += 1;
-            }
-        }
-    }
-    eprintln!(
-        "exe byte flips: {} positions, {refused} refused, {harmless} harmless (same entries)",
-        positions.len()
-    );
+    sweep("exe", &clean, "flip.exe", "out.exe", None, &positions);
 }
 
 /// Inputs the fuzz targets (fuzz/) found, kept as regression tests.
