@@ -63,6 +63,11 @@ impl<R: Read> HashingReader<R> {
         }
     }
 
+    /// The reader underneath.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     /// The digest of everything read so far.
     pub fn finish(self) -> Digest {
         Digest {

@@ -177,6 +177,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// A state that should not happen: a bug in sepkg.
+    #[error("internal error: {0}")]
+    Internal(String),
+
+    /// The output format cannot hold what the package holds.
+    #[error("{at}: {what}")]
+    Limit {
+        /// The output, and the entry when one is to blame.
+        at: Location,
+        /// What does not fit, and in what.
+        what: String,
+    },
+
     /// A server could not be reached, or a transfer broke off.
     #[error("{url}: {reason}")]
     Network {
@@ -215,6 +228,8 @@ impl Error {
             Error::AlreadyPublished { .. } => "already-published",
             Error::HttpStatus { .. } => "http-status",
             Error::Network { .. } => "network",
+            Error::Internal(_) => "internal",
+            Error::Limit { .. } => "limit",
         }
     }
 
@@ -258,6 +273,12 @@ impl Error {
             }
             Error::HttpStatus { .. } => {
                 "check the URL: 404 means no file at that path on the server (publish it there, or correct the URL); 401/403 mean the server refuses access"
+            }
+            Error::Internal(_) => {
+                "this is a bug in sepkg: please report it with the command and the input that caused it"
+            }
+            Error::Limit { .. } => {
+                "choose an output format that can hold it (--to zip holds any package)"
             }
             Error::Network { .. } => {
                 "check that the server is running and reachable from here (host, port, firewall, HTTPS_PROXY/NO_PROXY); --timeout SECS allows a slow server more time"

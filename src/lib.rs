@@ -36,6 +36,7 @@
 
 pub mod audit;
 pub mod cli;
+mod contain;
 pub mod digest;
 pub mod error;
 pub mod manifest;

@@ -479,3 +479,45 @@ fn signed_cabinet_loses_its_signature_and_says_so() {
         assert_eq!(files, expected_files());
     }
 }
+
+/// A damaged data block is the cabinet's fault whatever the output format:
+/// `--to zip` once reported it as an I/O error on a path that does not exist
+/// ("check that the path exists"), because the zip writer read every
+/// non-zip entry as if it were a folder's file.
+#[test]
+fn damaged_cabinet_is_corrupt_for_every_output_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut files = fx::example_files();
+    files.push(("Packages/big.bin".into(), fx::filler(3_000_000, 7)));
+    let mut bytes = fx::cab(&files);
+    let at = bytes.len() - 100;
+    bytes[at] ^= 1;
+    let input = tmp.path().join("pkg.cab");
+    std::fs::write(&input, &bytes).unwrap();
+    for to in ["zip", "cab", "dir"] {
+        let out = tmp.path().join(format!("out.{to}"));
+        let o = sepkg()
+            .args(["--json", "transform"])
+            .arg(&input)
+            .arg("--sylink")
+            .arg(support::fixtures().join(fx::EXAMPLE_SYLINK))
+            .args(["--to", to, "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "--to {to}: {stdout}\n{stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(doc["error"]["code"], "corrupt", "--to {to}: {stdout}");
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("pkg.cab") && message.contains("Packages/big.bin"),
+            "--to {to}: {message}"
+        );
+        assert_eq!(
+            support::listing(tmp.path()),
+            ["pkg.cab"],
+            "--to {to}: left behind"
+        );
+    }
+}

@@ -341,7 +341,7 @@ fn exe_with_cab_payload_transforms() {
     assert_eq!(&bytes[..stub.len()], &stub[..]);
     assert_eq!(&bytes[stub.len()..stub.len() + 4], b"MSCF");
     let info = sepkg::package::exe::inspect(&out).unwrap();
-    assert_eq!(info.payload_kind, sepkg::package::exe::PayloadKind::Cab);
+    assert_eq!(info.payload_kind, sepkg::package::Format::Cab);
     assert_eq!(info.payload_offset + info.payload_size, bytes.len() as u64);
 
     // The payload alone is a cabinet the independent tools accept.
@@ -505,10 +505,7 @@ fn seven_zip_payload_is_refused_clearly() {
     assert!(stderr.contains("cannot read"), "{stderr}");
     // Its facts are still available to audit.
     let info = sepkg::package::exe::inspect(&input).unwrap();
-    assert_eq!(
-        info.payload_kind,
-        sepkg::package::exe::PayloadKind::SevenZip
-    );
+    assert_eq!(info.payload_kind, sepkg::package::Format::SevenZ);
     assert_eq!(info.sfx_config.unwrap().settings[1].value, "setup.exe");
 }
 

@@ -2247,7 +2247,14 @@ fn sweep(
         for suffix in ["", ".sha256", ".manifest.json"] {
             let _ = std::fs::remove_file(tmp.path().join(format!("{output_name}{suffix}")));
         }
-        sepkg::transform::run(&input, &sylink, &[], to, None, &output, &sepkg::NoProgress)
+        let job = sepkg::transform::Job {
+            input: input.clone(),
+            destination: sepkg::transform::Destination::Named(output.clone()),
+            to,
+            stub: None,
+            edits: Vec::new(),
+        };
+        sepkg::transform::run(&job, &sylink, &sepkg::NoProgress)
     };
     run(clean).unwrap();
     let want = support::unzip(&std::fs::read(&output).unwrap());

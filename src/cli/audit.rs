@@ -258,13 +258,8 @@ fn human(doc: &Document) -> String {
 /// What the container itself says: an .exe's stub, payload and SFX
 /// settings, a cabinet's folders, and signatures on the whole file.
 fn container_lines(s: &mut String, p: &PackageReport) {
-    use crate::package::exe::PayloadKind;
     if let Some(exe) = &p.container.exe {
-        let payload = match exe.payload_kind {
-            PayloadKind::Zip => "zip",
-            PayloadKind::Cab => "cabinet",
-            PayloadKind::SevenZip => "7z",
-        };
+        let payload = exe.payload_kind.name();
         let _ = writeln!(
             s,
             "  exe: {} machine {}, stub {} bytes, {payload} payload of {} bytes at offset {}",

@@ -9,7 +9,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::manifest::ChangedFile;
 use crate::package::Kind;
 use crate::setaid::Edit;
-use crate::transform::{self, ManagedSylink, Outcome};
+use crate::transform::{self, Destination, Job, ManagedSylink, Outcome};
 
 pub(crate) const AFTER_HELP: &str = "\
 What it does, for each package root (a folder holding a SetAid.ini):
@@ -59,79 +59,78 @@ pub struct Args {
     edits: Vec<Edit>,
 }
 
-/// Validated arguments: one job per input, each with its output path.
+/// Validated arguments: one job per input. Built without I/O: the default
+/// output names, which depend on each input's kind, are resolved when the
+/// jobs run.
 struct Config {
-    jobs: Vec<(PathBuf, PathBuf)>,
+    jobs: Vec<Job>,
     sylink: PathBuf,
-    to: Option<Kind>,
-    stub: Option<PathBuf>,
-    edits: Vec<Edit>,
 }
 
 impl Config {
     fn from_args(args: Args) -> Result<Config> {
-        let output_for = |input: &Path, dir: &Path| -> Result<PathBuf> {
-            let kind = match args.to {
-                Some(k) => k,
-                None => match crate::package::detect(input)? {
-                    Kind::Dir => Kind::Zip,
-                    k => k,
-                },
-            };
-            Ok(transform::default_output(input, kind, dir))
-        };
-        let jobs = match (&args.output, &args.out_dir, args.inputs.len()) {
-            (Some(out), None, 1) => vec![(args.inputs[0].clone(), out.clone())],
+        let destination = match (&args.output, &args.out_dir, args.inputs.len()) {
+            (Some(out), None, 1) => Destination::Named(out.clone()),
             (Some(_), None, _) => {
                 return Err(Error::Usage(
                     "-o names one output; with several inputs use --out-dir DIR".into(),
                 ));
             }
-            (None, Some(dir), _) => {
-                if !dir.is_dir() {
-                    return Err(Error::Usage(format!(
-                        "--out-dir {}: not an existing folder",
-                        dir.display()
-                    )));
-                }
-                let jobs = args
-                    .inputs
-                    .iter()
-                    .map(|i| Ok((i.clone(), output_for(i, dir)?)))
-                    .collect::<Result<Vec<_>>>()?;
-                for (n, (_, out)) in jobs.iter().enumerate() {
-                    if jobs[..n].iter().any(|(_, o)| o == out) {
-                        return Err(Error::Usage(format!(
-                            "two inputs would both be written to {}; rename one of them",
-                            out.display()
-                        )));
-                    }
-                }
-                jobs
-            }
-            (None, None, 1) => vec![(
-                args.inputs[0].clone(),
-                output_for(&args.inputs[0], Path::new("."))?,
-            )],
+            (None, Some(dir), _) => Destination::InDir(dir.clone()),
+            (None, None, 1) => Destination::InDir(PathBuf::from(".")),
             (None, None, _) => {
                 return Err(Error::Usage("several inputs need --out-dir DIR".into()));
             }
-            (Some(_), Some(_), _) => unreachable_conflict()?,
+            (Some(_), Some(_), _) => {
+                return Err(Error::Usage(
+                    "-o and --out-dir cannot be used together".into(),
+                ));
+            }
         };
+        let jobs = args
+            .inputs
+            .iter()
+            .map(|input| Job {
+                input: input.clone(),
+                destination: destination.clone(),
+                to: args.to,
+                stub: args.stub.clone(),
+                edits: args.edits.clone(),
+            })
+            .collect();
         Ok(Config {
             jobs,
             sylink: args.sylink,
-            to: args.to,
-            stub: args.stub,
-            edits: args.edits,
         })
     }
 }
 
-fn unreachable_conflict() -> Result<Vec<(PathBuf, PathBuf)>> {
-    Err(Error::Usage(
-        "-o and --out-dir cannot be used together".into(),
-    ))
+/// Before a batch runs: `--out-dir` is an existing folder, and no two
+/// inputs would be written to one output.
+fn check_batch(config: &Config) -> Result<()> {
+    let Some(Destination::InDir(dir)) = config.jobs.first().map(|j| &j.destination) else {
+        return Ok(());
+    };
+    if !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "--out-dir {}: not an existing folder",
+            dir.display()
+        )));
+    }
+    let outputs = config
+        .jobs
+        .iter()
+        .map(Job::output)
+        .collect::<Result<Vec<_>>>()?;
+    for (n, out) in outputs.iter().enumerate() {
+        if outputs[..n].contains(out) {
+            return Err(Error::Usage(format!(
+                "two inputs would both be written to {}; rename one of them",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -151,23 +150,12 @@ struct JobJson<'a> {
 
 pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
     let config = Config::from_args(args)?;
+    check_batch(&config)?;
     let sylink = ManagedSylink::load(&config.sylink)?;
     let results: Vec<(PathBuf, Result<Outcome>)> = if config.jobs.len() == 1 {
-        let (input, output) = &config.jobs[0];
-        let bar = out.progress();
-        let result = transform::run(
-            input,
-            &sylink,
-            &config.edits,
-            config.to,
-            config.stub.as_deref(),
-            output,
-            &bar,
-        );
-        if let Err(e) = result {
-            return Err(e);
-        }
-        vec![(input.clone(), result)]
+        let job = &config.jobs[0];
+        let outcome = transform::run(job, &sylink, &out.progress())?;
+        vec![(job.input.clone(), Ok(outcome))]
     } else {
         run_batch(&config, &sylink)
     };
@@ -229,18 +217,10 @@ fn run_batch(config: &Config, sylink: &ManagedSylink) -> Vec<(PathBuf, Result<Ou
             scope.spawn(|| {
                 loop {
                     let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((input, output)) = config.jobs.get(n) else {
+                    let Some(job) = config.jobs.get(n) else {
                         break;
                     };
-                    let r = transform::run(
-                        input,
-                        sylink,
-                        &config.edits,
-                        config.to,
-                        config.stub.as_deref(),
-                        output,
-                        &crate::NoProgress,
-                    );
+                    let r = transform::run(job, sylink, &crate::NoProgress);
                     if let Ok(mut slot) = slots[n].lock() {
                         **slot = Some(r);
                     }
@@ -253,10 +233,10 @@ fn run_batch(config: &Config, sylink: &ManagedSylink) -> Vec<(PathBuf, Result<Ou
         .jobs
         .iter()
         .zip(results)
-        .map(|((input, _), r)| {
+        .map(|(job, r)| {
             (
-                input.clone(),
-                r.unwrap_or_else(|| Err(Error::Usage("internal: a batch job did not run".into()))),
+                job.input.clone(),
+                r.unwrap_or_else(|| Err(Error::Internal("a batch job did not run".into()))),
             )
         })
         .collect()

@@ -16,17 +16,18 @@
 //! other container, and `check_names` (in the parent module) refuses
 //! traversal.
 
-use std::cell::Cell;
+use std::any::Any;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, Write};
-use std::panic::AssertUnwindSafe;
-use std::path::Path;
-use std::sync::Once;
+use std::io::{self, BufReader, Read, Seek};
+use std::path::{Path, PathBuf};
 
 use ::cab::{Cabinet, CabinetBuilder, CompressionType};
 
-use super::{ArchiveReader, Content, Entry, Handle, Layout, Package, Source, Window, WrittenEntry};
-use crate::digest::HashingReader;
+use super::format::{
+    EntryStream, Facts, Fault, Finished, Format, Out, Planned, Reader, Source, Span, Writer,
+};
+use super::window::Window;
+use super::{Entry, Signature};
 use crate::error::{Error, Location, Result};
 
 /// The format limit on one file in a cabinet (the `cab` crate's, too).
@@ -38,36 +39,9 @@ const MAX_FOLDER_DATA: u64 = 1 << 30;
 const FLAG_PREV_CABINET: u16 = 0x1;
 const FLAG_NEXT_CABINET: u16 = 0x2;
 
-thread_local! {
-    /// True while this thread runs a contained call: its panics are errors,
-    /// not bugs, so the panic hook stays quiet.
-    static CONTAINED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f`, turning a panic into `Err(message)`. The panic hook is
-/// chained once so that contained panics print nothing; other panics still
-/// reach the previous hook.
-pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !CONTAINED.with(Cell::get) {
-                previous(info);
-            }
-        }));
-    });
-    let was = CONTAINED.with(|c| c.replace(true));
-    let result = std::panic::catch_unwind(AssertUnwindSafe(f));
-    CONTAINED.with(|c| c.set(was));
-    result.map_err(|payload| {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown".to_string());
-        format!("the cabinet reader failed on malformed data ({what})")
-    })
+/// Runs `f`, turning a panic of the `cab` crate into an error message.
+fn contain<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    crate::contain::contain("cabinet", f)
 }
 
 fn corrupt(at: Location, reason: impl Into<String>) -> Error {
@@ -78,18 +52,11 @@ fn corrupt(at: Location, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Lists a cabinet file's entries.
-pub(crate) fn open(path: &Path) -> Result<(Vec<Entry>, Source)> {
-    let len = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, "cannot open", e))?
-        .len();
-    open_at(path, 0, len)
-}
-
 /// Lists the cabinet that lies at `base`, `len` bytes long, in the file at
 /// `path` (a whole .cab, or the payload of an .exe). Refuses multi-cabinet
 /// sets and Quantum folders, which cannot be read.
-pub(crate) fn open_at(path: &Path, base: u64, len: u64) -> Result<(Vec<Entry>, Source)> {
+fn open_at(span: Span) -> Result<CabReader> {
+    let (path, base, len) = (span.path.as_path(), span.base, span.len);
     let at = || Location::file(path);
     let mut reader = window(path, base, len)?;
     let mut header = [0u8; 36];
@@ -147,26 +114,20 @@ pub(crate) fn open_at(path: &Path, base: u64, len: u64) -> Result<(Vec<Entry>, S
     let entries = tables
         .files
         .iter()
-        .enumerate()
-        .map(|(i, f)| Entry {
+        .map(|f| Entry {
             name: f.name.replace('\\', "/"),
             size: u64::from(f.size),
             is_dir: false,
-            handle: Handle::CabFile(i),
         })
         .collect();
-    Ok((
+    Ok(CabReader {
+        cabinet,
+        tables,
         entries,
-        Source::Cab(Box::new(CabSource {
-            cabinet,
-            tables,
-            path: path.to_path_buf(),
-            base,
-            len,
-            declared: u64::from(declared),
-            stream: None,
-        })),
-    ))
+        declared: u64::from(declared),
+        stream: None,
+        span,
+    })
 }
 
 fn window(path: &Path, base: u64, len: u64) -> Result<ArchiveReader> {
@@ -176,14 +137,15 @@ fn window(path: &Path, base: u64, len: u64) -> Result<ArchiveReader> {
     Ok(BufReader::with_capacity(1 << 16, window))
 }
 
+type ArchiveReader = BufReader<Window<File>>;
+
 /// An open cabinet: the `cab` crate's reader, the tables as read here,
 /// and the folder stream last used.
-pub(crate) struct CabSource {
+pub(crate) struct CabReader {
     cabinet: Cabinet<ArchiveReader>,
     tables: Tables,
-    path: std::path::PathBuf,
-    base: u64,
-    len: u64,
+    entries: Vec<Entry>,
+    span: Span,
     /// The header's cbCabinet: the data blocks lie within it. (A signature
     /// may follow it, within `len`.)
     declared: u64,
@@ -202,10 +164,17 @@ pub struct CabInfo {
     pub header_reserve_size: usize,
     /// The Authenticode signature, when the reserve area points at one
     /// after the cabinet's data (as `signtool` and `osslsigncode` write it).
-    pub signature: Option<super::exe::Signature>,
+    pub signature: Option<Signature>,
 }
 
-impl CabSource {
+impl CabReader {
+    /// Lists the cabinet at `span` (a whole .cab, or the payload of an
+    /// .exe). Refuses multi-cabinet sets and Quantum folders, which cannot
+    /// be read.
+    pub(crate) fn open(span: Span) -> Result<CabReader> {
+        open_at(span)
+    }
+
     /// What [`CabInfo`] says about this cabinet.
     pub(crate) fn info(&self) -> CabInfo {
         let r = &self.tables.header_reserve;
@@ -215,8 +184,8 @@ impl CabSource {
             .then(|| {
                 let offset = u64::from(u32::from_le_bytes([r[4], r[5], r[6], r[7]]));
                 let size = u64::from(u32::from_le_bytes([r[8], r[9], r[10], r[11]]));
-                (offset > 0 && size > 0 && offset + size <= self.len)
-                    .then_some(super::exe::Signature { offset, size })
+                (offset > 0 && size > 0 && offset + size <= self.span.len)
+                    .then_some(Signature { offset, size })
             })
             .flatten();
         CabInfo {
@@ -456,11 +425,12 @@ impl Tables {
 /// (The `cab` crate restarts a folder for every file it opens, which costs
 /// the folder's size again for each file: minutes for a large MSI followed
 /// by many small files.) LZX folders go through the crate, panics contained.
-pub(crate) fn read_file(
-    src: &mut CabSource,
-    index: usize,
-    at: Location,
-) -> Result<Box<dyn Read + '_>> {
+fn read_file(src: &mut CabReader, index: usize, at: Location) -> Result<Box<dyn Read + '_>> {
+    if src.entries[index].size == 0 {
+        // Nothing to read; and the `cab` crate (LZX folders) panics on a
+        // folder with no data blocks, where an empty file can sit.
+        return Ok(Box::new(io::empty()));
+    }
     let file = &src.tables.files[index];
     let (size, offset, folder) = (u64::from(file.size), u64::from(file.offset), file.folder);
     if src.tables.folders[folder].method > 1 {
@@ -475,7 +445,7 @@ pub(crate) fn read_file(
         let info = &src.tables.folders[folder];
         // Only the declared cabinet: data past it is not the cabinet's
         // (in an .exe the payload window already ends there).
-        let mut reader = window(&src.path, src.base, src.declared)?;
+        let mut reader = window(&src.span.path, src.span.base, src.declared)?;
         reader
             .seek(io::SeekFrom::Start(info.data_at))
             .map_err(|e| corrupt(at.clone(), e.to_string()))?;
@@ -493,7 +463,7 @@ pub(crate) fn read_file(
         });
     }
     let Some(stream) = src.stream.as_mut() else {
-        return Err(corrupt(at, "internal: no folder stream"));
+        return Err(Error::Internal(format!("{at}: no cabinet folder stream")));
     };
     stream
         .skip_to(offset)
@@ -683,125 +653,129 @@ impl<R: Read> Read for Contained<R> {
     }
 }
 
-/// Writes `layout` as a cabinet at `dest`.
-pub(crate) fn write(
-    pkg: &mut Package,
-    layout: &Layout,
-    dest: &Path,
-    progress: &dyn crate::Progress,
-) -> Result<Vec<WrittenEntry>> {
-    let file = File::create(dest).map_err(|e| Error::io(dest, "cannot create", e))?;
-    let (written, file) = write_to(pkg, layout, file, dest, progress)?;
-    file.sync_all()
-        .map_err(|e| Error::io(dest, "cannot write", e))?;
-    Ok(written)
+impl Reader for CabReader {
+    fn format(&self) -> Format {
+        Format::Cab
+    }
+
+    fn span(&self) -> &Span {
+        &self.span
+    }
+
+    fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    fn open(&mut self, index: usize) -> Result<EntryStream<'_>> {
+        let at = Location::entry(&self.span.path, &self.entries[index].name);
+        let reader = read_file(self, index, at.clone())?;
+        Ok(EntryStream::new(reader, at, Fault::Archive("cabinet")))
+    }
+
+    fn reopen(&self, _source: Box<dyn Source>) -> Result<Box<dyn Reader>> {
+        // A cabinet's folders are read through handles of their own, opened
+        // by path; the source is not needed.
+        Ok(Box::new(open_at(self.span.clone())?))
+    }
+
+    fn facts(&self) -> Facts {
+        Facts {
+            cab: Some(self.info()),
+        }
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
 }
 
-/// Writes `layout` as a cabinet into `file` from its current position on
-/// (after an .exe stub, say). A cabinet's offsets count from its header, so
-/// it is written through a [`Window`] starting there.
+/// Writes a cabinet into the output from its current position on (after
+/// an .exe stub, say). A cabinet's offsets count from its header, so it is
+/// written through a [`Window`] starting there.
 ///
-/// Determinism: MSZIP folders, files in layout order, a new folder only
+/// Determinism: MSZIP folders, files in plan order, a new folder only
 /// when one would pass [`MAX_FOLDER_DATA`]; every file gets the time
 /// 1980-01-01 00:00:00 and exactly the archive attribute.
-pub(crate) fn write_to(
-    pkg: &mut Package,
-    layout: &Layout,
-    mut file: File,
-    dest: &Path,
-    progress: &dyn crate::Progress,
-) -> Result<(Vec<WrittenEntry>, File)> {
-    let werr = |e: io::Error| Error::io(dest, "cannot write", e);
-    let items: Vec<(&super::Item, u64)> = layout
-        .items
-        .iter()
-        .filter(|item| match &item.content {
-            Content::Copy(i) => !pkg.entries()[*i].is_dir,
-            _ => !item.name.ends_with('/'),
-        })
-        .map(|item| {
-            let size = match &item.content {
-                Content::Copy(i) => pkg.entries()[*i].size,
-                Content::Replace(_, b) | Content::Add(b) => b.len() as u64,
-            };
-            (item, size)
-        })
-        .collect();
-    let too_big = |what: String| {
-        Error::Usage(format!(
-            "{}: {what}; a cabinet cannot hold it: write a zip instead (--to zip)",
-            dest.display()
-        ))
-    };
-    if items.len() > 0xffff {
-        return Err(too_big(format!("{} files", items.len())));
-    }
-    if let Some((item, size)) = items.iter().find(|(_, s)| *s > MAX_FILE_SIZE) {
-        return Err(too_big(format!("{} is {size} bytes", item.name)));
-    }
+pub(crate) struct CabWriter {
+    writer: ::cab::CabinetWriter<Window<Out>>,
+    names: Vec<String>,
+    dest: PathBuf,
+}
 
-    let midnight = time::macros::datetime!(1980-01-01 00:00:00);
-    let mut builder = CabinetBuilder::new();
-    let mut folder_data = 0u64;
-    let mut folder = builder.add_folder(CompressionType::MsZip);
-    for (n, (item, size)) in items.iter().enumerate() {
-        if n > 0 && folder_data + size > MAX_FOLDER_DATA {
-            folder = builder.add_folder(CompressionType::MsZip);
-            folder_data = 0;
+impl CabWriter {
+    pub(crate) fn new(mut out: Out, plan: &[Planned], dest: &Path) -> Result<CabWriter> {
+        let werr = |e: io::Error| Error::io(dest, "cannot write", e);
+        let files: Vec<&Planned> = plan.iter().filter(|p| !p.is_dir).collect();
+        let too_big = |what: String| Error::Limit {
+            at: Location::file(dest),
+            what: format!("{what}; a cabinet cannot hold it: write a zip instead (--to zip)"),
+        };
+        if files.len() > 0xffff {
+            return Err(too_big(format!("{} files", files.len())));
         }
-        folder_data += size;
-        let f = folder.add_file(item.name.replace('/', "\\"));
-        f.set_datetime(midnight);
-        f.set_is_archive(true);
-        f.set_is_read_only(false);
-        f.set_is_hidden(false);
-        f.set_is_system(false);
-        f.set_is_exec(false);
+        if let Some(p) = files.iter().find(|p| p.size > MAX_FILE_SIZE) {
+            return Err(too_big(format!("{} is {} bytes", p.name, p.size)));
+        }
+        let midnight = time::macros::datetime!(1980-01-01 00:00:00);
+        let mut builder = CabinetBuilder::new();
+        let mut folder_data = 0u64;
+        let mut folder = builder.add_folder(CompressionType::MsZip);
+        for (n, p) in files.iter().enumerate() {
+            if n > 0 && folder_data + p.size > MAX_FOLDER_DATA {
+                folder = builder.add_folder(CompressionType::MsZip);
+                folder_data = 0;
+            }
+            folder_data += p.size;
+            let f = folder.add_file(p.name.replace('/', "\\"));
+            f.set_datetime(midnight);
+            f.set_is_archive(true);
+            f.set_is_read_only(false);
+            f.set_is_hidden(false);
+            f.set_is_system(false);
+            f.set_is_exec(false);
+        }
+        let start = out.stream_position().map_err(werr)?;
+        let window = Window::new(out, start, None).map_err(werr)?;
+        Ok(CabWriter {
+            writer: builder.build(window).map_err(werr)?,
+            names: plan.iter().map(|p| p.name.clone()).collect(),
+            dest: dest.to_path_buf(),
+        })
+    }
+}
+
+impl Writer for CabWriter {
+    fn add_file(&mut self, row: usize, content: &mut dyn Read) -> Result<Option<&'static str>> {
+        let werr = |e: io::Error| Error::io(&self.dest, "cannot write", e);
+        let Some(mut out) = self.writer.next_file().map_err(werr)? else {
+            return Err(Error::Internal(format!(
+                "the cabinet writer ran out of files before {:?}",
+                self.names[row]
+            )));
+        };
+        let copied = io::copy(content, &mut out).map_err(werr)?;
+        if copied > MAX_FILE_SIZE {
+            return Err(Error::Limit {
+                at: Location::file(&self.dest),
+                what: format!(
+                    "{} is {copied} bytes; a cabinet cannot hold it: write a zip instead (--to zip)",
+                    self.names[row]
+                ),
+            });
+        }
+        Ok(Some("mszip"))
     }
 
-    let start = file.stream_position().map_err(werr)?;
-    let window = Window::new(file, start, None).map_err(werr)?;
-    let mut writer = builder
-        .build(io::BufWriter::with_capacity(1 << 20, window))
-        .map_err(werr)?;
-    let mut written = Vec::with_capacity(items.len());
-    for (item, _) in &items {
-        let mut out = match writer.next_file().map_err(werr)? {
-            Some(out) => out,
-            None => {
-                return Err(Error::Usage(
-                    "internal: the cabinet writer ran out of files".into(),
-                ));
-            }
-        };
-        let digest = match &item.content {
-            Content::Copy(index) => {
-                let at = pkg.location(*index);
-                let kind = pkg.kind();
-                let reader = pkg.open_entry(*index)?;
-                let mut hashing = HashingReader::new(reader);
-                super::copy_entry(&mut hashing, &mut out, &at, kind, dest)?;
-                let d = hashing.finish();
-                if d.size > MAX_FILE_SIZE {
-                    return Err(too_big(format!("{} is {} bytes", item.name, d.size)));
-                }
-                d
-            }
-            Content::Replace(_, bytes) | Content::Add(bytes) => {
-                out.write_all(bytes).map_err(werr)?;
-                crate::digest::of_bytes(bytes)
-            }
-        };
-        progress.advance(digest.size);
-        written.push(WrittenEntry {
-            name: item.name.clone(),
-            size: digest.size,
-            sha256: digest.sha256,
-            source: item.content.source(),
-            method: Some("mszip"),
-        });
+    fn add_dir(&mut self, _row: usize) -> Result<()> {
+        // A cabinet has no folder entries: an empty folder is not kept.
+        Ok(())
     }
-    let buffered = writer.finish().map_err(werr)?;
-    let window = buffered.into_inner().map_err(|e| werr(e.into_error()))?;
-    Ok((written, window.into_inner()))
+
+    fn finish(self: Box<Self>) -> Result<Finished> {
+        let window = self
+            .writer
+            .finish()
+            .map_err(|e| Error::io(&self.dest, "cannot write", e))?;
+        Ok(Finished::File(window.into_inner()))
+    }
 }

@@ -1,34 +1,94 @@
-//! Folder packages: listing a folder export, and writing a folder output.
+//! Folder packages: listing a folder export ([`DirReader`]), and writing a
+//! folder output ([`DirWriter`]).
 
+use std::any::Any;
 use std::fs;
-use std::io::Write;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::{Content, Entry, Handle, Layout, Package, WrittenEntry};
-use crate::digest::HashingReader;
+use super::Entry;
+use super::format::{EntryStream, Fault, Finished, Format, Planned, Reader, Source, Span, Writer};
 use crate::error::{Error, Location, Result};
 
-/// Lists every file (and every empty folder) under `top`, sorted by the
-/// byte order of their `/`-joined relative names. Symlinks are refused.
-pub(crate) fn list(top: &Path) -> Result<Vec<Entry>> {
-    let mut entries = Vec::new();
-    walk(top, top, &mut entries)?;
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(entries)
+/// A folder export: every file (and every empty folder) under it, sorted
+/// by the byte order of their `/`-joined relative names. Symlinks and
+/// special files are refused.
+pub(crate) struct DirReader {
+    span: Span,
+    entries: Vec<Entry>,
+    paths: Vec<PathBuf>,
 }
 
-fn walk(top: &Path, dir: &Path, out: &mut Vec<Entry>) -> Result<()> {
+impl DirReader {
+    pub(crate) fn open(span: Span) -> Result<DirReader> {
+        let mut found = Vec::new();
+        walk(&span.path, &span.path, &mut found)?;
+        found.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        let (entries, paths) = found.into_iter().unzip();
+        Ok(DirReader {
+            span,
+            entries,
+            paths,
+        })
+    }
+}
+
+impl Reader for DirReader {
+    fn format(&self) -> Format {
+        Format::Dir
+    }
+
+    fn span(&self) -> &Span {
+        &self.span
+    }
+
+    fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    fn open(&mut self, index: usize) -> Result<EntryStream<'_>> {
+        let path = &self.paths[index];
+        let at = Location::entry(&self.span.path, &self.entries[index].name);
+        let file = fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
+        Ok(EntryStream::new(
+            Box::new(io::BufReader::with_capacity(1 << 16, file)),
+            at,
+            Fault::File(path.clone()),
+        ))
+    }
+
+    fn file(&self, index: usize) -> Option<&Path> {
+        (!self.entries[index].is_dir).then(|| self.paths[index].as_path())
+    }
+
+    fn reopen(&self, _source: Box<dyn Source>) -> Result<Box<dyn Reader>> {
+        Ok(Box::new(DirReader {
+            span: self.span.clone(),
+            entries: self.entries.clone(),
+            paths: self.paths.clone(),
+        }))
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+fn relative_name(top: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(top).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn walk(top: &Path, dir: &Path, out: &mut Vec<(Entry, PathBuf)>) -> Result<()> {
     let read = fs::read_dir(dir).map_err(|e| Error::io(dir, "cannot list", e))?;
     let mut any = false;
     for child in read {
         let child = child.map_err(|e| Error::io(dir, "cannot list", e))?;
         let path = child.path();
-        let rel = path.strip_prefix(top).unwrap_or(&path);
-        let name = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
+        let name = relative_name(top, &path);
         let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, "cannot read", e))?;
         any = true;
         if meta.file_type().is_symlink() {
@@ -40,12 +100,12 @@ fn walk(top: &Path, dir: &Path, out: &mut Vec<Entry>) -> Result<()> {
         if meta.is_dir() {
             walk(top, &path, out)?;
         } else if meta.is_file() {
-            out.push(Entry {
+            let entry = Entry {
                 name,
                 size: meta.len(),
                 is_dir: false,
-                handle: Handle::Path(path),
-            });
+            };
+            out.push((entry, path));
         } else {
             return Err(Error::UnsafeEntry {
                 at: Location::entry(top, name),
@@ -54,71 +114,56 @@ fn walk(top: &Path, dir: &Path, out: &mut Vec<Entry>) -> Result<()> {
         }
     }
     if !any && dir != top {
-        let rel = dir.strip_prefix(top).unwrap_or(dir);
-        let name = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
-        out.push(Entry {
-            name: format!("{name}/"),
+        let entry = Entry {
+            name: format!("{}/", relative_name(top, dir)),
             size: 0,
             is_dir: true,
-            handle: Handle::Path(dir.to_path_buf()),
-        });
+        };
+        out.push((entry, dir.to_path_buf()));
     }
     Ok(())
 }
 
-/// Writes `layout` as files under `dest`, a folder that must already exist
-/// and be empty (the caller's temporary folder).
-pub(crate) fn write(
-    pkg: &mut Package,
-    layout: &Layout,
-    dest: &Path,
-    progress: &dyn crate::Progress,
-) -> Result<Vec<WrittenEntry>> {
-    let mut written = Vec::with_capacity(layout.items.len());
-    for item in &layout.items {
-        let target: PathBuf = dest.join(item.name.trim_end_matches('/'));
-        let is_dir = match &item.content {
-            Content::Copy(i) => pkg.entries()[*i].is_dir,
-            _ => false,
-        } || item.name.ends_with('/');
-        if is_dir {
-            fs::create_dir_all(&target).map_err(|e| Error::io(&target, "cannot create", e))?;
-            continue;
+/// Writes the output as files under a folder that exists and is empty (the
+/// caller's temporary folder). Each file is synced before the next.
+pub(crate) struct DirWriter {
+    root: PathBuf,
+    names: Vec<String>,
+}
+
+impl DirWriter {
+    pub(crate) fn new(root: PathBuf, plan: &[Planned]) -> DirWriter {
+        DirWriter {
+            root,
+            names: plan.iter().map(|p| p.name.clone()).collect(),
         }
+    }
+
+    fn path(&self, row: usize) -> PathBuf {
+        self.root.join(self.names[row].trim_end_matches('/'))
+    }
+}
+
+impl Writer for DirWriter {
+    fn add_file(&mut self, row: usize, content: &mut dyn Read) -> Result<Option<&'static str>> {
+        let target = self.path(row);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(|e| Error::io(parent, "cannot create", e))?;
         }
         let mut file =
             fs::File::create(&target).map_err(|e| Error::io(&target, "cannot create", e))?;
-        let digest = match &item.content {
-            Content::Copy(index) => {
-                let at = pkg.location(*index);
-                let kind = pkg.kind();
-                let reader = pkg.open_entry(*index)?;
-                let mut hashing = HashingReader::new(reader);
-                super::copy_entry(&mut hashing, &mut file, &at, kind, &target)?;
-                hashing.finish()
-            }
-            Content::Replace(_, bytes) | Content::Add(bytes) => {
-                file.write_all(bytes)
-                    .map_err(|e| Error::io(&target, "cannot write", e))?;
-                crate::digest::of_bytes(bytes)
-            }
-        };
+        io::copy(content, &mut file).map_err(|e| Error::io(&target, "cannot write", e))?;
         file.sync_all()
             .map_err(|e| Error::io(&target, "cannot write", e))?;
-        progress.advance(digest.size);
-        written.push(WrittenEntry {
-            name: item.name.clone(),
-            size: digest.size,
-            sha256: digest.sha256,
-            source: item.content.source(),
-            method: None,
-        });
+        Ok(None)
     }
-    Ok(written)
+
+    fn add_dir(&mut self, row: usize) -> Result<()> {
+        let target = self.path(row);
+        fs::create_dir_all(&target).map_err(|e| Error::io(&target, "cannot create", e))
+    }
+
+    fn finish(self: Box<Self>) -> Result<Finished> {
+        Ok(Finished::Dir)
+    }
 }

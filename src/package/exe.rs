@@ -8,8 +8,10 @@
 //! configuration block (`;!@Install@!UTF-8!` ... `;!@InstallEnd@!`) between
 //! stub and payload is recognised, kept, and its settings reported.
 //!
-//! The payload is read in place through a [`Window`] on the file (never
-//! copied out), by the same zip and cabinet code as a plain archive.
+//! This module knows only the PE: it finds the payload, as a
+//! [`Format`] and a [`Span`], which the package then opens like any other
+//! archive (in place, through a window on the file: never copied out). It
+//! names no other format's module.
 //! Rebuilding keeps every byte before the payload (config block included)
 //! and writes the new payload after it. An outer Authenticode signature
 //! cannot survive that: the certificate table is dropped, its directory
@@ -30,40 +32,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Entry, Layout, Package, Source, Window, WrittenEntry};
+use super::Signature;
+use super::format::{Format, Span};
 use crate::error::{Error, Location, Result};
-
-/// The archive format of an .exe's payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PayloadKind {
-    /// A zip archive.
-    Zip,
-    /// A Microsoft cabinet.
-    Cab,
-    /// A 7z archive (recognised, not readable by this build).
-    #[serde(rename = "7z")]
-    SevenZip,
-}
-
-impl PayloadKind {
-    fn name(self) -> &'static str {
-        match self {
-            PayloadKind::Zip => "zip",
-            PayloadKind::Cab => "cabinet",
-            PayloadKind::SevenZip => "7z",
-        }
-    }
-}
-
-/// Where an Authenticode signature (the PE certificate table) is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Signature {
-    /// File offset of the certificate table.
-    pub offset: u64,
-    /// Its size in bytes.
-    pub size: u64,
-}
 
 /// One `Key="value"` line of a 7-Zip SFX configuration block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -98,7 +69,7 @@ pub struct ExeInfo {
     /// before the archive, an SFX config block included): kept as they are.
     pub stub_size: u64,
     /// The payload's archive format.
-    pub payload_kind: PayloadKind,
+    pub payload_kind: Format,
     /// File offset of the payload.
     pub payload_offset: u64,
     /// Payload size in bytes.
@@ -201,26 +172,8 @@ fn parse_pe(file: &mut File, path: &Path, len: u64) -> Result<Pe> {
     };
     let size_of_headers = u64::from(u32_at(&opt, 60));
     let checksum = u32_at(&opt, 64);
-    // Data directory 4 is the certificate table. Unlike the others it holds
-    // a file offset, not an RVA (PE/COFF spec, "The Attribute Certificate Table").
-    let mut security_dir_at = None;
-    let mut signature = None;
-    if opt.len() >= count_at + 4 && u32_at(&opt, count_at) > 4 && opt.len() >= dirs_at + 5 * 8 {
-        let at = dirs_at + 4 * 8;
-        security_dir_at = Some(opt_at + at as u64);
-        let (offset, size) = (u64::from(u32_at(&opt, at)), u64::from(u32_at(&opt, at + 4)));
-        if offset != 0 && size != 0 {
-            if offset + size > len {
-                return Err(corrupt(
-                    path,
-                    format!(
-                        "the certificate table ({size} bytes at offset {offset}) runs past the end of the file ({len} bytes): truncated"
-                    ),
-                ));
-            }
-            signature = Some(Signature { offset, size });
-        }
-    }
+    let (security_dir_at, signature) = certificate_table(&opt, opt_at, count_at, dirs_at, len)
+        .map_err(|reason| corrupt(path, reason))?;
     // Section table: the image ends where the last section's raw data ends.
     let mut table = vec![0u8; usize::from(sections) * 40];
     read_at(
@@ -260,6 +213,34 @@ fn parse_pe(file: &mut File, path: &Path, len: u64) -> Result<Pe> {
         security_dir_at,
         signature,
     })
+}
+
+/// Data directory 4 of the optional header `opt` (at file offset
+/// `opt_at`): the certificate table's directory entry's file offset, and
+/// the table itself when the entry is set. Unlike the other directories it
+/// holds a file offset, not an RVA (PE/COFF spec, "The Attribute
+/// Certificate Table").
+fn certificate_table(
+    opt: &[u8],
+    opt_at: u64,
+    count_at: usize,
+    dirs_at: usize,
+    len: u64,
+) -> std::result::Result<(Option<u64>, Option<Signature>), String> {
+    if opt.len() < count_at + 4 || u32_at(opt, count_at) <= 4 || opt.len() < dirs_at + 5 * 8 {
+        return Ok((None, None));
+    }
+    let at = dirs_at + 4 * 8;
+    let (offset, size) = (u64::from(u32_at(opt, at)), u64::from(u32_at(opt, at + 4)));
+    if offset == 0 || size == 0 {
+        return Ok((Some(opt_at + at as u64), None));
+    }
+    if offset + size > len {
+        return Err(format!(
+            "the certificate table ({size} bytes at offset {offset}) runs past the end of the file ({len} bytes): truncated"
+        ));
+    }
+    Ok((Some(opt_at + at as u64), Some(Signature { offset, size })))
 }
 
 const CONFIG_START: &[u8] = b";!@Install@!UTF-8!";
@@ -342,7 +323,7 @@ struct Examined {
     /// Where a payload search stops: the certificate table, or the end.
     search_end: u64,
     sfx_config: Option<SfxConfig>,
-    payload: Option<(PayloadKind, u64, u64)>,
+    payload: Option<(Format, u64, u64)>,
 }
 
 /// Reads the PE headers and finds the payload of the .exe at `path`.
@@ -395,15 +376,15 @@ fn examine(path: &Path) -> Result<Examined> {
     let payload = match found {
         None => None,
         Some((at, which)) => {
-            let kind = [PayloadKind::Zip, PayloadKind::Cab, PayloadKind::SevenZip][which];
+            let kind = [Format::Zip, Format::Cab, Format::SevenZ][which];
             let end = match kind {
-                PayloadKind::Cab => {
+                Format::Cab => {
                     let mut h = [0u8; 12];
                     read_at(&mut file, path, at, &mut h, "cabinet header")?;
                     at + u64::from(u32_at(&h, 8))
                 }
-                PayloadKind::Zip => zip_end(&mut file, path, at, search_end)?,
-                PayloadKind::SevenZip => search_end,
+                Format::Zip => zip_end(&mut file, path, at, search_end)?,
+                Format::Dir | Format::SevenZ => search_end,
             };
             if end > search_end {
                 return Err(corrupt(
@@ -472,14 +453,14 @@ fn zip_end(file: &mut File, path: &Path, start: u64, search_end: u64) -> Result<
 }
 
 /// Facts about the .exe at `path`, without listing its payload: works for
-/// a 7z payload too, which [`Package::open`] refuses. For `audit`.
+/// a 7z payload too, which [`super::Package::open`] refuses. For `audit`.
 pub fn inspect(path: &Path) -> Result<ExeInfo> {
     let layout = examine(path)?;
     info(path, &layout)
 }
 
 fn info(path: &Path, layout: &Examined) -> Result<ExeInfo> {
-    let Some((kind, at, end)) = layout.payload else {
+    let Some((format, at, end)) = layout.payload else {
         return Err(no_payload(path));
     };
     Ok(ExeInfo {
@@ -487,7 +468,7 @@ fn info(path: &Path, layout: &Examined) -> Result<ExeInfo> {
         machine: format!("{:#x}", layout.pe.machine),
         image_end: layout.pe.image_end,
         stub_size: at,
-        payload_kind: kind,
+        payload_kind: format,
         payload_offset: at,
         payload_size: end - at,
         signature: layout.pe.signature.clone(),
@@ -495,46 +476,34 @@ fn info(path: &Path, layout: &Examined) -> Result<ExeInfo> {
     })
 }
 
+/// Finds the payload of the .exe at `path`: its facts, and the archive to
+/// open (its format and where it lies).
+pub(crate) fn payload(path: &Path) -> Result<(ExeInfo, Format, Span)> {
+    let layout = examine(path)?;
+    let info = info(path, &layout)?;
+    if info.payload_kind == Format::SevenZ {
+        return Err(Error::Corrupt {
+            at: Location::file(path),
+            format: "exe",
+            reason: format!(
+                "the payload is a 7z archive (offset {}, {} bytes), which this build of sepkg cannot read, so it can neither transform it nor convert it with --to zip; extract it with `7zz x`, then transform the extracted folder",
+                info.payload_offset, info.payload_size
+            ),
+        });
+    }
+    let span = Span {
+        path: path.to_path_buf(),
+        base: info.payload_offset,
+        len: info.payload_size,
+    };
+    Ok((info.clone(), info.payload_kind, span))
+}
+
 fn no_payload(path: &Path) -> Error {
     Error::NotAPackage {
         path: path.to_path_buf(),
         reason: "a Windows program with no zip, cabinet or 7z archive after its PE image; if it is a self-extractor, its format is one sepkg does not know (a payload inside the PE resources, say): run it or open it with 7-Zip, then transform the extracted folder".into(),
     }
-}
-
-/// Opens the .exe at `path`: finds its payload and lists the payload's
-/// entries, read in place.
-pub(crate) fn open(path: &Path) -> Result<(Vec<Entry>, Source, ExeInfo)> {
-    let layout = examine(path)?;
-    let info = info(path, &layout)?;
-    let file = File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
-    let io_err = |e| Error::io(path, "cannot read", e);
-    let (entries, source) = match info.payload_kind {
-        // The zip crate finds the archive's start itself, whether its
-        // offsets count from the file's start (`zip -A`) or the payload's,
-        // so its window starts at 0 and stops at the payload's end.
-        PayloadKind::Zip => {
-            let window = Window::new(file, 0, Some(info.payload_offset + info.payload_size))
-                .map_err(io_err)?;
-            super::zip::open_reader(path, BufReader::with_capacity(1 << 16, window))?
-        }
-        // A cabinet's offsets count from its header.
-        PayloadKind::Cab => {
-            drop(file);
-            super::cab::open_at(path, info.payload_offset, info.payload_size)?
-        }
-        PayloadKind::SevenZip => {
-            return Err(Error::Corrupt {
-                at: Location::file(path),
-                format: "exe",
-                reason: format!(
-                    "the payload is a 7z archive (offset {}, {} bytes), which this build of sepkg cannot read, so it can neither transform it nor convert it with --to zip; extract it with `7zz x`, then transform the extracted folder",
-                    info.payload_offset, info.payload_size
-                ),
-            });
-        }
-    };
-    Ok((entries, source, info))
 }
 
 /// The bytes an .exe output starts with: a prefix of an existing file.
@@ -545,7 +514,7 @@ pub struct Stub {
     /// How many of its bytes are copied.
     pub len: u64,
     /// The payload format to write after it (the source's own, else zip).
-    pub payload: PayloadKind,
+    pub payload: Format,
     /// The source's Authenticode signature, which the output loses.
     pub signature: Option<Signature>,
     security_dir_at: Option<u64>,
@@ -560,14 +529,14 @@ impl Stub {
     pub fn from_exe(path: &Path) -> Result<Stub> {
         let layout = examine(path)?;
         let (len, payload) = match layout.payload {
-            Some((PayloadKind::SevenZip, at, _)) => {
+            Some((Format::SevenZ, at, _)) => {
                 return Err(Error::Usage(format!(
                     "{}: its payload (offset {at}) is a 7z archive; sepkg writes zip or cabinet payloads, which this stub's self-extractor would not read: give a stub made for zip or cabinet payloads",
                     path.display()
                 )));
             }
-            Some((kind, at, _)) => (at, kind),
-            None => (layout.search_end, PayloadKind::Zip),
+            Some((format, at, _)) => (at, format),
+            None => (layout.search_end, Format::Zip),
         };
         Ok(Stub {
             source: path.to_path_buf(),
@@ -580,66 +549,53 @@ impl Stub {
         })
     }
 
-    /// The stub for an .exe output: `--stub` when given, else the input's
-    /// own when it is an .exe; `None` when there is neither.
-    pub fn choose(given: Option<&Path>, pkg: &Package) -> Result<Option<Stub>> {
-        match given {
-            Some(path) => Stub::from_exe(path).map(Some),
-            None if pkg.kind() == super::Kind::Exe => Stub::from_exe(pkg.path()).map(Some),
-            None => Ok(None),
+    /// Writes the stub's bytes into `out`. When the source was signed, the
+    /// certificate table is left behind (it lies after the payload) and the
+    /// directory entry pointing at it is zeroed as the bytes pass: a
+    /// directory entry pointing past the new payload would be a malformed
+    /// signature, not none. Nothing written is written again, so `out`
+    /// can hash it as it goes.
+    pub(crate) fn write_to(&self, out: &mut dyn Write, dest: &Path) -> Result<()> {
+        let mut from =
+            File::open(&self.source).map_err(|e| Error::io(&self.source, "cannot open", e))?;
+        let blank = match (&self.signature, self.security_dir_at) {
+            (Some(_), Some(at)) => at..at + 8,
+            _ => 0..0,
+        };
+        let mut buf = vec![0u8; 1 << 16];
+        let mut done = 0u64;
+        while done < self.len {
+            let want = (self.len - done).min(buf.len() as u64) as usize;
+            let n = super::read_up_to(&mut from, &mut buf[..want])
+                .map_err(|e| Error::io(&self.source, "cannot read", e))?;
+            if n == 0 {
+                return Err(corrupt(
+                    &self.source,
+                    "the file became shorter while it was read",
+                ));
+            }
+            for at in blank.start.max(done)..blank.end.min(done + n as u64) {
+                buf[(at - done) as usize] = 0;
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| Error::io(dest, "cannot write", e))?;
+            done += n as u64;
         }
+        Ok(())
     }
-}
 
-/// Writes `layout` as an .exe at `dest`: the stub's bytes, then the payload.
-pub(crate) fn write(
-    pkg: &mut Package,
-    layout: &Layout,
-    dest: &Path,
-    stub: &Stub,
-    progress: &dyn crate::Progress,
-) -> Result<Vec<WrittenEntry>> {
-    let werr = |e| Error::io(dest, "cannot write", e);
-    // Read access too: the PE checksum is computed over the written file.
-    let mut out = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(dest)
-        .map_err(|e| Error::io(dest, "cannot create", e))?;
-    let mut from =
-        File::open(&stub.source).map_err(|e| Error::io(&stub.source, "cannot open", e))?;
-    let copied = io::copy(&mut (&mut from).take(stub.len), &mut out).map_err(werr)?;
-    if copied != stub.len {
-        return Err(corrupt(
-            &stub.source,
-            "the file became shorter while it was read",
-        ));
-    }
-    if stub.signature.is_some() {
-        // The certificate table is not copied; a directory entry pointing
-        // past the new payload would be a malformed signature, not none.
-        if let Some(at) = stub.security_dir_at {
-            out.seek(SeekFrom::Start(at)).map_err(werr)?;
-            out.write_all(&[0u8; 8]).map_err(werr)?;
-            out.seek(SeekFrom::Start(stub.len)).map_err(werr)?;
+    /// Recomputes the PE checksum of the finished .exe `file` when the stub
+    /// had one (a zero checksum is left zero). Returns true when it wrote
+    /// into the file.
+    pub(crate) fn fix_checksum(&self, file: &mut File) -> io::Result<bool> {
+        if !self.checksum_set {
+            return Ok(false);
         }
+        let sum = pe_checksum(file, self.checksum_at)?;
+        file.seek(SeekFrom::Start(self.checksum_at))?;
+        file.write_all(&sum.to_le_bytes())?;
+        Ok(true)
     }
-    let (written, mut out) = match stub.payload {
-        PayloadKind::Cab => super::cab::write_to(pkg, layout, out, dest, progress)?,
-        _ => {
-            let (written, out) = super::zip::write_to(pkg, layout, out, dest, progress)?;
-            (written.entries, out)
-        }
-    };
-    if stub.checksum_set {
-        let sum = pe_checksum(&mut out, stub.checksum_at).map_err(werr)?;
-        out.seek(SeekFrom::Start(stub.checksum_at)).map_err(werr)?;
-        out.write_all(&sum.to_le_bytes()).map_err(werr)?;
-    }
-    out.sync_all().map_err(werr)?;
-    Ok(written)
 }
 
 /// The PE checksum of a whole file (the algorithm of `CheckSumMappedFile`):

@@ -1,9 +1,24 @@
 //! Packages: detecting the container, listing its entries, finding package
 //! roots, reading entries, and writing a new container.
 //!
-//! An entry is a **handle** (a path on disk, an index in a zip), never its
-//! bytes: only the small files that are edited or parsed are read whole, with
-//! a size limit. A 400 MB MSI is streamed from input to output.
+//! An entry is a **handle** (its index; the format's reader owns the file
+//! handles behind it), never its bytes: only the small files that are
+//! edited or parsed are read whole, with a size limit. A 400 MB MSI is
+//! streamed from input to output.
+//!
+//! # Shape
+//! - [`format`]: the one file that lists the formats ([`Format`], [`Kind`]),
+//!   the reader and writer traits, and the two functions that pick an
+//!   implementation. Adding a format means a reader, a writer, one line
+//!   in that list (and the two arms the compiler then asks for), and its
+//!   tests.
+//! - [`dir`], [`zip`], [`cab`]: one reader and one writer per format.
+//! - [`copy`]: the one copy loop (raw units, streamed entries, hashing,
+//!   progress, the manifest rows, the input's and the output's digests).
+//! - [`exe`]: a single-file .exe is a PE stub around a payload: `exe`
+//!   finds the payload as a `(Format, Span)` and writes and fixes the stub;
+//!   the payload is read and written like any archive.
+//! - [`window`]: reading and writing an archive where it lies in a file.
 //!
 //! # Entry names
 //! Names use `/` separators and are checked when a package is opened, for
@@ -37,63 +52,27 @@
 //!   table is dropped, its directory entry zeroed and a non-zero PE
 //!   checksum recomputed, all functions of the bytes alone;
 //! - nothing from the clock, the host or the absolute input path is written.
-//!
-//! # Containers
-//! - [`dir`]: a folder export; [`zip`]: a zip; [`cab`]: a cabinet (None,
-//!   MSZIP and LZX read; MSZIP written);
-//! - [`exe`]: a single-file .exe: a PE stub with a zip or cabinet payload in
-//!   its overlay, read in place through a [`Window`] on the file. Its facts
-//!   (stub size, payload, signature, 7-Zip SFX settings) are in
-//!   [`Package::container_info`].
 
 pub mod cab;
+mod copy;
 pub mod dir;
 pub mod exe;
+pub mod format;
+pub mod window;
 pub mod zip;
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use format::{EntryStream, Facts, Format, Kind, Span, Unit};
+pub use window::Window;
+
+use crate::digest::{self, Digest};
 use crate::error::{Error, Location, Result};
-
-/// The kind of container a package comes in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// A folder export.
-    Dir,
-    /// A zip archive.
-    Zip,
-    /// A Microsoft cabinet (.cab).
-    Cab,
-    /// A single-file .exe export: a PE stub followed by a zip or cab payload.
-    Exe,
-}
-
-impl Kind {
-    /// The file extension an output of this kind gets ("" for a folder).
-    pub fn extension(self) -> &'static str {
-        match self {
-            Kind::Dir => "",
-            Kind::Zip => "zip",
-            Kind::Cab => "cab",
-            Kind::Exe => "exe",
-        }
-    }
-
-    /// The name used in messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Dir => "folder",
-            Kind::Zip => "zip",
-            Kind::Cab => "cabinet",
-            Kind::Exe => "exe",
-        }
-    }
-}
+use format::{Finished, Reader, Target};
 
 /// Detects the kind of container from its bytes, not its name.
 pub fn detect(path: &Path) -> Result<Kind> {
@@ -109,18 +88,15 @@ pub fn detect(path: &Path) -> Result<Kind> {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
-    match magic {
-        [] => Err(not("the file is empty")),
-        [b'P', b'K', 3, 4, ..] | [b'P', b'K', 5, 6, ..] => Ok(Kind::Zip),
-        [b'M', b'S', b'C', b'F', ..] => Ok(Kind::Cab),
-        [b'M', b'Z', ..] => Ok(Kind::Exe),
-        [b'7', b'z', 0xBC, 0xAF, 0x27, 0x1C, ..] => {
-            Err(not("a 7z archive, which SEPM does not export"))
-        }
-        [0xD0, 0xCF, 0x11, 0xE0, ..] => Err(not(
+    match (Format::sniff(magic).map(Format::kind), magic) {
+        (Some(Some(kind)), _) => Ok(kind),
+        (Some(None), _) => Err(not("a 7z archive, which SEPM does not export")),
+        (None, []) => Err(not("the file is empty")),
+        (None, [b'M', b'Z', ..]) => Ok(Kind::Exe),
+        (None, [0xD0, 0xCF, 0x11, 0xE0, ..]) => Err(not(
             "an MSI or other OLE file on its own: give the whole package (folder or archive)",
         )),
-        _ => Err(not(&format!(
+        (None, _) => Err(not(&format!(
             "unrecognised content (starts with {})",
             hex::encode(magic)
         ))),
@@ -128,7 +104,7 @@ pub fn detect(path: &Path) -> Result<Kind> {
 }
 
 /// Reads until `buf` is full or the end of input.
-pub(crate) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_up_to(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
@@ -141,17 +117,6 @@ pub(crate) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize>
     Ok(n)
 }
 
-/// Where an entry's content is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Handle {
-    /// A file inside a folder input.
-    Path(PathBuf),
-    /// The index of the entry in a zip's central directory.
-    ZipIndex(usize),
-    /// The index of the file in a cabinet's file table.
-    CabFile(usize),
-}
-
 /// One entry of a package.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -161,7 +126,16 @@ pub struct Entry {
     pub size: u64,
     /// True for a folder entry.
     pub is_dir: bool,
-    pub(crate) handle: Handle,
+}
+
+/// Where an Authenticode signature is in a file (an .exe's certificate
+/// table, or a cabinet's signature).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Signature {
+    /// File offset of the signature.
+    pub offset: u64,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// A package root: a folder holding a SetAid.ini, with its known files.
@@ -183,106 +157,10 @@ pub struct Root {
     pub msis: Vec<usize>,
 }
 
-/// The reader under an archive: a window on the input file, so that an
-/// archive inside an .exe is read in place, without copying it out.
-pub(crate) type ArchiveReader = io::BufReader<Window<File>>;
-
-/// How a package's entries are read.
-pub(crate) enum Source {
-    Dir,
-    Zip(Box<::zip::ZipArchive<ArchiveReader>>),
-    Cab(Box<cab::CabSource>),
-}
-
-/// A window on a file: byte 0 of the window is byte `base` of the file, and
-/// reads stop after `len` bytes. Seeks are relative to the window.
-///
-/// Used to read an archive embedded in an .exe where it lies, and to write a
-/// cabinet after an .exe stub (a cabinet's offsets count from its own
-/// header, and the `cab` writer seeks back to patch them).
-#[derive(Debug)]
-pub struct Window<F> {
-    inner: F,
-    base: u64,
-    len: Option<u64>,
-    pos: u64,
-}
-
-impl<F: Seek> Window<F> {
-    /// A window from `base` on, `len` bytes long (`None`: up to the end, for
-    /// writing).
-    pub fn new(mut inner: F, base: u64, len: Option<u64>) -> io::Result<Self> {
-        inner.seek(SeekFrom::Start(base))?;
-        Ok(Window {
-            inner,
-            base,
-            len,
-            pos: 0,
-        })
-    }
-
-    /// The file under the window.
-    pub fn into_inner(self) -> F {
-        self.inner
-    }
-}
-
-impl<F: Read> Read for Window<F> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = match self.len {
-            Some(len) => (len.saturating_sub(self.pos)).min(buf.len() as u64) as usize,
-            None => buf.len(),
-        };
-        if want == 0 {
-            return Ok(0);
-        }
-        let n = self.inner.read(&mut buf[..want])?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl<F: Write> Write for Window<F> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-impl<F: Seek> Seek for Window<F> {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "seek outside the window");
-        let target = match pos {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => match self.len {
-                Some(len) => len.checked_add_signed(d),
-                None => {
-                    let end = self.inner.seek(SeekFrom::End(0))?;
-                    end.checked_sub(self.base)
-                        .and_then(|e| e.checked_add_signed(d))
-                }
-            },
-        }
-        .ok_or_else(invalid)?;
-        let abs = self.base.checked_add(target).ok_or_else(invalid)?;
-        self.inner.seek(SeekFrom::Start(abs))?;
-        self.pos = target;
-        Ok(target)
-    }
-}
-
-/// An opened package: its entries and a way to read them.
+/// An opened package: its entries and the reader of its container.
 pub struct Package {
     path: PathBuf,
-    kind: Kind,
-    entries: Vec<Entry>,
-    pub(crate) source: Source,
+    reader: Box<dyn Reader>,
     exe: Option<exe::ExeInfo>,
 }
 
@@ -290,8 +168,8 @@ impl std::fmt::Debug for Package {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Package")
             .field("path", &self.path)
-            .field("kind", &self.kind)
-            .field("entries", &self.entries.len())
+            .field("kind", &self.kind())
+            .field("entries", &self.entries().len())
             .finish()
     }
 }
@@ -300,23 +178,25 @@ impl Package {
     /// Detects the container and lists its entries, refusing unsafe names.
     pub fn open(path: &Path) -> Result<Package> {
         let kind = detect(path)?;
-        let mut exe = None;
-        let (entries, source) = match kind {
-            Kind::Dir => (dir::list(path)?, Source::Dir),
-            Kind::Zip => zip::open(path)?,
-            Kind::Cab => cab::open(path)?,
-            Kind::Exe => {
-                let (entries, source, info) = exe::open(path)?;
-                exe = Some(info);
-                (entries, source)
+        let (reader, exe) = match kind.format() {
+            Some(Format::Dir) => {
+                let span = Span {
+                    path: path.to_path_buf(),
+                    base: 0,
+                    len: 0,
+                };
+                (format::open(Format::Dir, span)?, None)
+            }
+            Some(format) => (format::open(format, Span::whole(path)?)?, None),
+            None => {
+                let (info, format, span) = exe::payload(path)?;
+                (format::open(format, span)?, Some(info))
             }
         };
-        check_names(path, &entries)?;
+        check_names(path, reader.entries())?;
         Ok(Package {
             path: path.to_path_buf(),
-            kind,
-            entries,
-            source,
+            reader,
             exe,
         })
     }
@@ -327,12 +207,9 @@ impl Package {
     /// payload), its folders and signature (see [`cab::CabInfo`]).
     pub fn container_info(&self) -> ContainerInfo {
         ContainerInfo {
-            kind: self.kind,
+            kind: self.kind(),
             exe: self.exe.clone(),
-            cab: match &self.source {
-                Source::Cab(src) => Some(src.info()),
-                _ => None,
-            },
+            cab: self.reader.facts().cab,
         }
     }
 
@@ -343,30 +220,39 @@ impl Package {
 
     /// The container kind.
     pub fn kind(&self) -> Kind {
-        self.kind
+        match self.exe {
+            Some(_) => Kind::Exe,
+            None => self.reader.format().kind().unwrap_or(Kind::Exe),
+        }
+    }
+
+    /// The format of the archive (for an .exe, of its payload).
+    pub fn format(&self) -> Format {
+        self.reader.format()
     }
 
     /// Every entry, in container order.
     pub fn entries(&self) -> &[Entry] {
-        &self.entries
+        self.reader.entries()
     }
 
     /// A location for messages about entry `index`.
     pub fn location(&self, index: usize) -> Location {
-        Location::entry(&self.path, &self.entries[index].name)
+        Location::entry(&self.path, &self.entries()[index].name)
     }
 
     /// Every package root, in entry order. An empty list is not an error here.
     pub fn roots(&self) -> Vec<Root> {
+        let entries = self.entries();
         let mut roots = Vec::new();
-        for (i, e) in self.entries.iter().enumerate() {
+        for (i, e) in entries.iter().enumerate() {
             if e.is_dir {
                 continue;
             }
             let (dir, file) = split_name(&e.name);
             if file.eq_ignore_ascii_case("setaid.ini") {
                 let in_dir = |want: fn(&str) -> bool| -> Vec<usize> {
-                    self.entries
+                    entries
                         .iter()
                         .enumerate()
                         .filter(|(_, o)| {
@@ -396,7 +282,7 @@ impl Package {
     /// (whatever its header declares).
     pub fn read_small(&mut self, index: usize, limit: u64) -> Result<Vec<u8>> {
         let at = self.location(index);
-        let declared = self.entries[index].size;
+        let declared = self.entries()[index].size;
         if declared > limit {
             return Err(Error::TooLarge {
                 at,
@@ -405,12 +291,10 @@ impl Package {
             });
         }
         let mut buf = Vec::with_capacity(declared as usize);
-        let kind = self.kind;
-        let reader = self.open_entry(index)?;
-        reader
-            .take(limit + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| read_error(&at, kind, e))?;
+        let mut stream = self.reader.open(index)?;
+        if let Err(e) = (&mut stream).take(limit + 1).read_to_end(&mut buf) {
+            return Err(stream.error(e));
+        }
         if buf.len() as u64 > limit {
             return Err(Error::TooLarge {
                 at,
@@ -425,53 +309,13 @@ impl Package {
     /// (a folder package's file). Readers that need `Seek`, such as the MSI
     /// reader, open it in place instead of unpacking a copy.
     pub fn entry_file(&self, index: usize) -> Option<PathBuf> {
-        match &self.entries.get(index)?.handle {
-            Handle::Path(p) if !self.entries[index].is_dir => Some(p.clone()),
-            _ => None,
-        }
+        self.reader.file(index).map(Path::to_path_buf)
     }
 
-    /// A reader over entry `index`'s uncompressed content. Read errors from
-    /// it should go through `read_error` to name the entry.
-    pub fn open_entry(&mut self, index: usize) -> Result<Box<dyn Read + '_>> {
-        let at = self.location(index);
-        match (&self.entries[index].handle, &mut self.source) {
-            (Handle::Path(p), _) => {
-                let file = File::open(p).map_err(|e| Error::io(p, "cannot read", e))?;
-                Ok(Box::new(io::BufReader::with_capacity(1 << 16, file)))
-            }
-            (Handle::ZipIndex(i), Source::Zip(archive)) => {
-                let file = archive.by_index(*i).map_err(|e| zip::corrupt(at, e))?;
-                Ok(Box::new(file))
-            }
-            (Handle::CabFile(_), _) if self.entries[index].size == 0 => {
-                // Nothing to read; and the `cab` crate (LZX folders) panics
-                // on a folder with no data blocks, where an empty file can sit.
-                Ok(Box::new(io::empty()))
-            }
-            (Handle::CabFile(i), Source::Cab(cabinet)) => cab::read_file(cabinet, *i, at),
-            (_, _) => Err(Error::Corrupt {
-                at,
-                format: self.kind.name(),
-                reason: "internal: entry handle does not match its package".into(),
-            }),
-        }
-    }
-}
-
-/// Turns a read error inside an entry into an error naming it.
-pub(crate) fn read_error(at: &Location, kind: Kind, e: io::Error) -> Error {
-    match kind {
-        Kind::Dir => Error::io(
-            at.path.join(at.entry.as_deref().unwrap_or("")),
-            "cannot read",
-            e,
-        ),
-        Kind::Zip | Kind::Cab | Kind::Exe => Error::Corrupt {
-            at: at.clone(),
-            format: kind.name(),
-            reason: e.to_string(),
-        },
+    /// A reader over entry `index`'s uncompressed content; its read errors
+    /// become errors naming the entry through [`EntryStream::error`].
+    pub fn open_entry(&mut self, index: usize) -> Result<EntryStream<'_>> {
+        self.reader.open(index)
     }
 }
 
@@ -487,29 +331,6 @@ pub struct ContainerInfo {
     /// compression, and an Authenticode signature of the cabinet itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cab: Option<cab::CabInfo>,
-}
-
-/// Copies an entry's content from `from` into `out` in 64 KiB blocks,
-/// telling read errors (the input's fault: they name the entry `at`) from
-/// write errors (the output's: they name `dest`).
-pub(crate) fn copy_entry(
-    from: &mut dyn Read,
-    out: &mut dyn Write,
-    at: &Location,
-    kind: Kind,
-    dest: &Path,
-) -> Result<()> {
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_error(at, kind, e)),
-        };
-        out.write_all(&buf[..n])
-            .map_err(|e| Error::io(dest, "cannot write", e))?;
-    }
 }
 
 /// Splits `"a/b/c.ini"` into `("a/b/", "c.ini")`.
@@ -626,6 +447,18 @@ pub enum Content {
     Add(Vec<u8>),
 }
 
+/// Where a written entry's content came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// An input entry, unchanged.
+    Copied,
+    /// New bytes in place of an input entry.
+    Replaced,
+    /// New bytes with no input entry.
+    Added,
+}
+
 /// What one written entry is, for the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WrittenEntry {
@@ -636,81 +469,169 @@ pub struct WrittenEntry {
     /// SHA-256 of the uncompressed content, lowercase hex.
     pub sha256: String,
     /// `copied`, `replaced` or `added`.
-    pub source: &'static str,
+    pub source: Origin,
     /// In a zip: `stored` or `deflated`; in a cabinet: `mszip`. None in a folder.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<&'static str>,
 }
 
-impl Content {
-    /// `copied`, `replaced` or `added`.
-    pub fn source(&self) -> &'static str {
-        match self {
-            Content::Copy(_) => "copied",
-            Content::Replace(..) => "replaced",
-            Content::Add(_) => "added",
+/// What to write: a format, and for an .exe, the stub before the payload.
+/// Resolved once, from `--to`, `--stub` and the input, by [`OutputSpec::resolve`].
+#[derive(Debug, Clone)]
+pub struct OutputSpec {
+    /// The archive format written (for an .exe, of its payload).
+    pub format: Format,
+    /// The stub of an .exe output.
+    pub stub: Option<exe::Stub>,
+}
+
+impl OutputSpec {
+    /// The output for `to` (default: the input's kind, a folder becoming a
+    /// zip) and `stub` (`--stub`), for the input `pkg`.
+    pub fn resolve(to: Option<Kind>, stub: Option<&Path>, pkg: &Package) -> Result<OutputSpec> {
+        let kind = to.unwrap_or(match pkg.kind() {
+            Kind::Dir => Kind::Zip,
+            k => k,
+        });
+        if let Some(format) = kind.format() {
+            if stub.is_some() {
+                return Err(Error::Usage(format!(
+                    "--stub applies only to an .exe output, and this one is a {}: add --to exe or drop --stub",
+                    kind.name()
+                )));
+            }
+            return Ok(OutputSpec { format, stub: None });
+        }
+        let stub = match (stub, pkg.kind()) {
+            (Some(path), _) => exe::Stub::from_exe(path)?,
+            (None, Kind::Exe) => exe::Stub::from_exe(pkg.path())?,
+            (None, other) => {
+                return Err(Error::Usage(format!(
+                    "{}: --to exe needs a stub for a {} input: give --stub FILE (a single-file .exe export, or the program to run the payload)",
+                    pkg.path().display(),
+                    other.name()
+                )));
+            }
+        };
+        Ok(OutputSpec {
+            format: stub.payload,
+            stub: Some(stub),
+        })
+    }
+
+    /// The kind of the output.
+    pub fn kind(&self) -> Kind {
+        match self.stub {
+            Some(_) => Kind::Exe,
+            None => self.format.kind().unwrap_or(Kind::Exe),
         }
     }
 }
 
-/// Writes `layout` as a container of `kind` at `dest` (a file, or for a
-/// folder output, a folder that does not exist yet), reading from `pkg`.
-/// Returns each written entry's digest. Folder entries get none.
-///
-/// An .exe output needs a stub: `stub` (see [`exe::Stub`]), which
-/// [`exe::Stub::choose`] takes from `--stub` or from an .exe input.
-pub fn write(
-    pkg: &mut Package,
-    layout: &Layout,
-    kind: Kind,
-    dest: &Path,
-    stub: Option<&exe::Stub>,
-    progress: &dyn crate::Progress,
-) -> Result<Vec<WrittenEntry>> {
-    match kind {
-        Kind::Zip => zip::write(pkg, layout, dest, progress),
-        Kind::Dir => dir::write(pkg, layout, dest, progress),
-        Kind::Cab => cab::write(pkg, layout, dest, progress),
-        Kind::Exe => match stub {
-            Some(stub) => exe::write(pkg, layout, dest, stub, progress),
-            None => Err(Error::Usage(format!(
-                "{}: an .exe output needs a stub: give --stub FILE (a single-file .exe export or a PE program to put before the payload)",
-                dest.display()
-            ))),
-        },
-    }
-}
-
-/// What a writer produced, with the digests it could take on the way.
+/// What was written: every file entry, and the digests of the input and of
+/// the output (for a folder, of its `sha256sum` listing: see [`listing`]).
 #[derive(Debug, Clone)]
 pub struct Written {
     /// Every file entry written, in order.
     pub entries: Vec<WrittenEntry>,
-    /// The output file's digest, when it was hashed while written; `None`
-    /// means the caller must hash the output by reading it.
-    pub output: Option<crate::digest::Digest>,
-    /// The input file's digest, when the writer read all of it anyway.
-    pub input: Option<crate::digest::Digest>,
+    /// The input's digest.
+    pub input: Digest,
+    /// The output's digest.
+    pub output: Digest,
 }
 
-/// Like [`write()`], and also returns the digests the writer could take while
-/// writing (zip output): the output's, and for a zip input, the input's.
-pub fn write_with_digest(
+/// A folder's `sha256sum` listing: a line per file, named `prefix` + its
+/// name. The digest of a folder is the digest of this text.
+pub fn listing<'a>(prefix: &str, files: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    files
+        .into_iter()
+        .map(|(sha256, name)| crate::manifest::sidecar_line(sha256, &format!("{prefix}{name}")))
+        .collect()
+}
+
+/// Writes `layout`, read from `pkg`, as `spec` at `dest`: a new file, or for
+/// a folder output, an empty folder (`name` is the output's final name,
+/// which a folder's listing uses). Returns the written entries and both
+/// digests. The file is synced before this returns.
+pub fn write(
     pkg: &mut Package,
     layout: &Layout,
-    kind: Kind,
+    spec: &OutputSpec,
     dest: &Path,
-    stub: Option<&exe::Stub>,
+    name: &str,
     progress: &dyn crate::Progress,
 ) -> Result<Written> {
-    match kind {
-        Kind::Zip => zip::write_hashed(pkg, layout, dest, progress),
-        _ => Ok(Written {
-            entries: write(pkg, layout, kind, dest, stub, progress)?,
-            output: None,
-            input: None,
-        }),
+    let plan = copy::plan(pkg.reader.as_ref(), layout);
+    progress.start(plan.iter().map(|p| p.size).sum(), name);
+    if spec.format == Format::Dir {
+        let writer = format::writer(
+            Format::Dir,
+            Target::Dir(dest.to_path_buf()),
+            pkg.reader.as_mut(),
+            &plan,
+            dest,
+        )?;
+        let (entries, _, input) = copy::run(pkg.reader.as_mut(), layout, &plan, writer, progress)?;
+        let entries: Vec<WrittenEntry> = entries.into_iter().flatten().collect();
+        let text = listing(
+            &format!("{name}/"),
+            entries.iter().map(|e| (e.sha256.as_str(), e.name.as_str())),
+        );
+        let output = Digest {
+            size: entries.iter().map(|e| e.size).sum(),
+            sha256: digest::of_bytes(text.as_bytes()).sha256,
+        };
+        return Ok(Written {
+            entries,
+            input,
+            output,
+        });
     }
+    // Read access too: the PE checksum is computed over the written file.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dest)
+        .map_err(|e| Error::io(dest, "cannot create", e))?;
+    let mut out = copy::out(file);
+    if let Some(stub) = &spec.stub {
+        stub.write_to(&mut out, dest)?;
+    }
+    let writer = format::writer(
+        spec.format,
+        Target::File(out),
+        pkg.reader.as_mut(),
+        &plan,
+        dest,
+    )?;
+    let (entries, finished, input) =
+        copy::run(pkg.reader.as_mut(), layout, &plan, writer, progress)?;
+    let Finished::File(out) = finished else {
+        return Err(Error::Internal(format!(
+            "the {} writer for {} ended without its file",
+            spec.format.name(),
+            dest.display()
+        )));
+    };
+    let werr = |e| Error::io(dest, "cannot write", e);
+    let (sink, hashed) = out.finish();
+    let mut file = sink.into_file().map_err(werr)?;
+    let patched = match &spec.stub {
+        Some(stub) => stub.fix_checksum(&mut file).map_err(werr)?,
+        None => false,
+    };
+    file.sync_all().map_err(werr)?;
+    let output = match hashed {
+        Some(d) if !patched => d,
+        _ => digest::of_file(dest)?,
+    };
+    Ok(Written {
+        entries: entries.into_iter().flatten().collect(),
+        input,
+        output,
+    })
 }
 
 #[cfg(test)]

@@ -1,16 +1,21 @@
-//! Zip packages: listing, reading, and writing with raw copies of untouched
-//! entries (their compressed bytes are never inflated and deflated again).
+//! Zip packages: [`ZipReader`] lists and streams a zip (a whole file, or an
+//! .exe's payload read in place); [`ZipWriter`] writes one, copying the
+//! untouched entries of a zip input raw (their compressed bytes and header
+//! fields are never inflated and deflated again).
 
+use std::any::Any;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
 
 use ::zip::write::{PreparedZipFile, SimpleFileOptions};
-use ::zip::{CompressionMethod, ZipArchive, ZipWriter};
+use ::zip::{CompressionMethod, ZipArchive};
 
-use super::{Content, Entry, Handle, Layout, Package, Source, Written, WrittenEntry};
-use crate::digest::{Digest, HashingReader, HashingWriter, SequentialHasher};
+use super::format::{
+    EntryStream, Fault, Finished, Format, Out, Planned, Reader, Source, Span, Taken, Unit, Writer,
+};
+use super::window::Window;
+use super::{Entry, Origin};
 use crate::error::{Error, Location, Result};
 
 /// Turns a zip crate error into one naming the archive (and entry).
@@ -29,97 +34,169 @@ pub(crate) fn corrupt(at: Location, e: ::zip::result::ZipError) -> Error {
     }
 }
 
-/// Lists a zip's entries. Refuses encrypted entries, symlinks and
-/// compression methods this build cannot read.
-pub(crate) fn open(path: &Path) -> Result<(Vec<Entry>, Source)> {
-    let file = File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
-    let window =
-        super::Window::new(file, 0, None).map_err(|e| Error::io(path, "cannot read", e))?;
-    open_reader(path, BufReader::with_capacity(1 << 16, window))
+type Archive = ZipArchive<BufReader<Window<Box<dyn Source>>>>;
+
+/// A zip, read in place. Units are entries: each is compressed on its own.
+pub(crate) struct ZipReader {
+    span: Span,
+    archive: Archive,
+    entries: Vec<Entry>,
+    units: Vec<Unit>,
 }
 
-/// Lists the zip that `reader` holds (a whole file, or the part of an .exe
-/// up to its payload's end: the zip crate finds the archive's start itself).
-pub(crate) fn open_reader(
-    path: &Path,
-    reader: super::ArchiveReader,
-) -> Result<(Vec<Entry>, Source)> {
-    let mut archive = ZipArchive::new(reader).map_err(|e| corrupt(Location::file(path), e))?;
-    let mut entries = Vec::with_capacity(archive.len());
-    for i in 0..archive.len() {
-        // The central directory names the entry even when its local header
-        // is damaged, so the message can say which one.
-        let stored = archive
-            .name_for_index(i)
-            .and_then(|n| n.ok())
-            .map_or_else(|| format!("#{i}"), |n| n.into_owned());
-        let f = archive
-            .by_index_raw(i)
-            .map_err(|e| corrupt(Location::entry(path, stored.clone()), e))?;
-        let raw = String::from_utf8_lossy(f.name_raw()).into_owned();
-        // Checked before `\` becomes `/`, so the message shows the name as
-        // stored: `..\x` and `C:\x` are what a user sees listing the archive.
-        if let Some(reason) = super::unsafe_name(&raw) {
-            return Err(Error::UnsafeEntry {
-                at: Location::entry(path, raw),
-                reason: reason.to_string(),
+/// The zip in `source`: the zip crate finds the archive's start itself
+/// (whether its offsets count from the file's start, as after `zip -A`, or
+/// from the payload's), so the window starts at 0 and stops at the span's end.
+fn archive(span: &Span, source: Box<dyn Source>) -> Result<Archive> {
+    let window = Window::new(source, 0, Some(span.base + span.len))
+        .map_err(|e| Error::io(&span.path, "cannot read", e))?;
+    ZipArchive::new(BufReader::with_capacity(1 << 16, window))
+        .map_err(|e| corrupt(Location::file(&span.path), e))
+}
+
+impl ZipReader {
+    /// Lists the zip at `span`. Refuses encrypted entries, symlinks,
+    /// compression methods this build cannot read, duplicate names and
+    /// headers that disagree with the central directory.
+    pub(crate) fn open(span: Span) -> Result<ZipReader> {
+        let path = span.path.clone();
+        let file = File::open(&path).map_err(|e| Error::io(&path, "cannot open", e))?;
+        let mut archive = archive(&span, Box::new(file))?;
+        let mut entries = Vec::with_capacity(archive.len());
+        let mut units = Vec::with_capacity(archive.len());
+        for i in 0..archive.len() {
+            let (entry, packed) = list_entry(&mut archive, &path, i)?;
+            entries.push(entry);
+            units.push(Unit {
+                entries: i..i + 1,
+                packed,
             });
         }
-        let name = raw.replace('\\', "/");
-        let at = || Location::entry(path, name.clone());
-        if f.encrypted() {
+        // The zip crate keys entries by name, so a second entry with the same
+        // name silently replaces the first: it would vanish from the output.
+        if archive.has_duplicate_names() {
             return Err(Error::UnsafeEntry {
-                at: at(),
-                reason:
-                    "the entry is encrypted: SEPM exports are not; sepkg cannot check or edit it"
-                        .into(),
-            });
-        }
-        if f.is_symlink() {
-            return Err(Error::UnsafeEntry {
-                at: at(),
-                reason: "the entry is a symbolic link".into(),
-            });
-        }
-        if !matches!(
-            f.compression(),
-            CompressionMethod::Stored | CompressionMethod::Deflated
-        ) {
-            return Err(Error::Corrupt {
-                at: at(),
-                format: "zip",
-                reason: format!(
-                    "compression method {:?} is not supported (only stored and deflate)",
-                    f.compression()
+                at: Location::entry(
+                    &path,
+                    first_duplicate(&path, archive.central_directory_start()),
                 ),
+                reason: "the name appears twice in the archive".into(),
             });
         }
-        entries.push(Entry {
+        // Local headers that disagree with the central directory, entries that
+        // overlap, or a local header the directory does not list (a damaged
+        // entry count) mean the archive is not what it claims: refuse rather
+        // than write the central directory's view of it.
+        archive
+            .validate_header_consistency()
+            .map_err(|e| corrupt(Location::file(&path), e))?;
+        Ok(ZipReader {
+            span,
+            archive,
+            entries,
+            units,
+        })
+    }
+}
+
+/// Entry `i` of `archive` as an [`Entry`], and its compressed size.
+fn list_entry(archive: &mut Archive, path: &Path, i: usize) -> Result<(Entry, u64)> {
+    // The central directory names the entry even when its local header
+    // is damaged, so the message can say which one.
+    let stored = archive
+        .name_for_index(i)
+        .and_then(|n| n.ok())
+        .map_or_else(|| format!("#{i}"), |n| n.into_owned());
+    let f = archive
+        .by_index_raw(i)
+        .map_err(|e| corrupt(Location::entry(path, stored.clone()), e))?;
+    let raw = String::from_utf8_lossy(f.name_raw()).into_owned();
+    // Checked before `\` becomes `/`, so the message shows the name as
+    // stored: `..\x` and `C:\x` are what a user sees listing the archive.
+    if let Some(reason) = super::unsafe_name(&raw) {
+        return Err(Error::UnsafeEntry {
+            at: Location::entry(path, raw),
+            reason: reason.to_string(),
+        });
+    }
+    let name = raw.replace('\\', "/");
+    let at = || Location::entry(path, name.clone());
+    if f.encrypted() {
+        return Err(Error::UnsafeEntry {
+            at: at(),
+            reason: "the entry is encrypted: SEPM exports are not; sepkg cannot check or edit it"
+                .into(),
+        });
+    }
+    if f.is_symlink() {
+        return Err(Error::UnsafeEntry {
+            at: at(),
+            reason: "the entry is a symbolic link".into(),
+        });
+    }
+    if !matches!(
+        f.compression(),
+        CompressionMethod::Stored | CompressionMethod::Deflated
+    ) {
+        return Err(Error::Corrupt {
+            at: at(),
+            format: "zip",
+            reason: format!(
+                "compression method {:?} is not supported (only stored and deflate)",
+                f.compression()
+            ),
+        });
+    }
+    let packed = f.compressed_size();
+    Ok((
+        Entry {
             is_dir: f.is_dir(),
             size: f.size(),
             name,
-            handle: Handle::ZipIndex(i),
-        });
+        },
+        packed,
+    ))
+}
+
+impl Reader for ZipReader {
+    fn format(&self) -> Format {
+        Format::Zip
     }
-    // The zip crate keys entries by name, so a second entry with the same
-    // name silently replaces the first: it would vanish from the output.
-    if archive.has_duplicate_names() {
-        return Err(Error::UnsafeEntry {
-            at: Location::entry(
-                path,
-                first_duplicate(path, archive.central_directory_start()),
-            ),
-            reason: "the name appears twice in the archive".into(),
-        });
+
+    fn span(&self) -> &Span {
+        &self.span
     }
-    // Local headers that disagree with the central directory, entries that
-    // overlap, or a local header the directory does not list (a damaged
-    // entry count) mean the archive is not what it claims: refuse rather
-    // than write the central directory's view of it.
-    archive
-        .validate_header_consistency()
-        .map_err(|e| corrupt(Location::file(path), e))?;
-    Ok((entries, Source::Zip(Box::new(archive))))
+
+    fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    fn units(&self) -> &[Unit] {
+        &self.units
+    }
+
+    fn open(&mut self, index: usize) -> Result<EntryStream<'_>> {
+        let at = Location::entry(&self.span.path, &self.entries[index].name);
+        let file = self
+            .archive
+            .by_index(index)
+            .map_err(|e| corrupt(at.clone(), e))?;
+        Ok(EntryStream::new(Box::new(file), at, Fault::Archive("zip")))
+    }
+
+    fn reopen(&self, source: Box<dyn Source>) -> Result<Box<dyn Reader>> {
+        // Listed and checked once already: the second reader only reads.
+        Ok(Box::new(ZipReader {
+            span: self.span.clone(),
+            archive: archive(&self.span, source)?,
+            entries: self.entries.clone(),
+            units: self.units.clone(),
+        }))
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
 }
 
 /// The first name that appears twice in the central directory starting at
@@ -155,154 +232,210 @@ pub(crate) fn fresh_options(size: u64) -> SimpleFileOptions {
         .large_file(size >= u64::from(u32::MAX))
 }
 
-/// Folder files up to this size are read whole and compressed in memory on
-/// every core; larger ones are streamed, so no whole large entry is ever held.
-const SMALL: u64 = 4 << 20;
-/// How many bytes of small files are compressed together before being
-/// written in order: bounds the memory the parallel compression holds.
-const BATCH_BYTES: u64 = 16 << 20;
 /// How much of a large file is deflated to decide whether to store it.
 const SAMPLE: usize = 1 << 20;
 
-/// Writes `layout` as a zip at `dest`.
-pub(crate) fn write(
-    pkg: &mut Package,
-    layout: &Layout,
-    dest: &Path,
-    progress: &dyn crate::Progress,
-) -> Result<Vec<WrittenEntry>> {
-    write_hashed(pkg, layout, dest, progress).map(|w| w.entries)
-}
-
-/// Writes `layout` as a zip at `dest`. Besides the entries, returns the
-/// digest of the file written, hashed as it was written (`None` when the
-/// writer had to patch bytes it had already written, after a streamed large
-/// folder file: then the caller hashes the file by reading it).
-///
-/// Raw-copied entries' content digests are computed on another thread that
-/// reads (and inflates, checking each CRC) the input a second time while
-/// this one copies, so on two cores the hashing runs beside the copy. That
-/// thread's reads also give the input file's digest (when it has entries to
-/// hash), so the input is not read a third time.
-pub(crate) fn write_hashed(
-    pkg: &mut Package,
-    layout: &Layout,
-    dest: &Path,
-    progress: &dyn crate::Progress,
-) -> Result<Written> {
-    let file = File::create(dest).map_err(|e| Error::io(dest, "cannot create", e))?;
-    let (written, file) = write_to(pkg, layout, file, dest, progress)?;
-    file.sync_all()
-        .map_err(|e| Error::io(dest, "cannot write", e))?;
-    Ok(written)
-}
-
-/// Writes `layout` as a zip into `file` from its current position on. The
-/// zip's offsets count from the start of `file`, so a zip written after an
+/// Writes a zip into the output from its current position on. The zip's
+/// offsets count from the start of the file, so a zip written after an
 /// .exe stub has the absolute offsets that `unzip -t` expects (what
-/// `zip -A` would fix up). The output digest is taken only when the zip
-/// starts the file (else the bytes before it were not hashed). Returns the
-/// file, flushed.
-pub(crate) fn write_to(
-    pkg: &mut Package,
-    layout: &Layout,
-    mut file: File,
-    dest: &Path,
-    progress: &dyn crate::Progress,
-) -> Result<(Written, File)> {
-    let start = file
-        .stream_position()
-        .map_err(|e| Error::io(dest, "cannot write", e))?;
-    let mut out = ZipWriter::new(HashingWriter::starting_at(
-        Sink {
-            file: BufWriter::with_capacity(1 << 20, file),
-            failed: false,
-        },
-        start,
-    ));
+/// `zip -A` would fix up).
+pub(crate) struct ZipWriter {
+    zip: ::zip::ZipWriter<Out>,
+    plan: Vec<Planned>,
+    /// For rows replacing an entry of a zip input: that entry's options and
+    /// method (time, permissions, compression), which the new bytes keep.
+    kept: std::collections::HashMap<usize, (SimpleFileOptions, CompressionMethod)>,
+    dest: PathBuf,
+}
 
-    // Which manifest rows the other thread fills in: raw copies of files.
-    let mut deferred = Vec::new();
-    let mut row = 0;
-    for item in &layout.items {
-        if let Content::Copy(index) = item.content {
-            let entry = &pkg.entries()[index];
-            if entry.is_dir {
-                continue;
-            }
-            if let Handle::ZipIndex(z) = entry.handle {
-                deferred.push((row, z, pkg.location(index)));
+impl ZipWriter {
+    pub(crate) fn new(
+        out: Out,
+        from: &mut dyn Reader,
+        plan: &[Planned],
+        dest: &Path,
+    ) -> Result<ZipWriter> {
+        let mut kept = std::collections::HashMap::new();
+        if let Some(zip) = from.as_any_mut().downcast_mut::<ZipReader>() {
+            for (row, p) in plan.iter().enumerate() {
+                if let (Origin::Replaced, Some(i)) = (p.origin, p.source) {
+                    let at = Location::entry(&zip.span.path, &zip.entries[i].name);
+                    let raw = zip.archive.by_index_raw(i).map_err(|e| corrupt(at, e))?;
+                    kept.insert(row, (raw.options(), raw.compression()));
+                }
             }
         }
-        row += 1;
+        Ok(ZipWriter {
+            zip: ::zip::ZipWriter::new(out),
+            plan: plan.to_vec(),
+            kept,
+            dest: dest.to_path_buf(),
+        })
     }
 
-    let input = pkg.path().to_path_buf();
-    // In an .exe the zip ends where its payload ends; the zip crate finds
-    // the archive's start itself, as when the package was opened.
-    let window = pkg
-        .container_info()
-        .exe
-        .map(|e| e.payload_offset + e.payload_size);
-    let cancel = AtomicBool::new(false);
-    let (written, digests) = std::thread::scope(|scope| {
-        let hasher = (!deferred.is_empty())
-            .then(|| scope.spawn(|| hash_entries(&input, window, &deferred, &cancel)));
-        let written = write_items(pkg, layout, &mut out, dest, progress);
-        if written.is_err() {
-            cancel.store(true, Ordering::Relaxed);
-        }
-        let digests = match hasher {
-            Some(h) => h.join().unwrap_or_else(|_| {
-                Err(Error::Corrupt {
-                    at: Location::file(&input),
-                    format: "zip",
-                    reason: "the thread hashing its entries stopped unexpectedly".into(),
-                })
-            }),
-            None => Ok((Vec::new(), None)),
+    fn werr(&self, e: ::zip::result::ZipError) -> Error {
+        write_error(&self.dest, e)
+    }
+
+    /// Row `row` with `bytes`, compressed in memory, so that its header is
+    /// written once with its CRC and sizes (no seeking back over hashed
+    /// bytes). Runs on any thread.
+    fn prepare(&self, row: usize, bytes: &[u8]) -> Result<(PreparedZipFile, &'static str)> {
+        let name = &self.plan[row].name;
+        let prepared = match self.kept.get(&row) {
+            Some((options, method)) => {
+                PreparedZipFile::from_data(name, *options, bytes).map(|p| (p, method_name(*method)))
+            }
+            None => prepare_fresh(name, bytes),
         };
-        (written, digests)
-    });
-    let mut written = written?;
-    let (digests, input_digest) = digests?;
-    for (row, digest) in digests {
-        if let Some(w) = written.get_mut(row) {
-            // The raw copy carried the declared size into the output; the
-            // CRC does not cover it, so check it against what was read.
-            if w.size != digest.size {
-                return Err(Error::Corrupt {
-                    at: Location::entry(pkg.path(), &w.name),
-                    format: "zip",
-                    reason: format!(
-                        "the header declares {} bytes but the entry holds {}",
-                        w.size, digest.size
-                    ),
-                });
-            }
-            w.size = digest.size;
-            w.sha256 = digest.sha256;
+        prepared.map_err(|e| self.werr(e))
+    }
+}
+
+impl Writer for ZipWriter {
+    fn raw_units(
+        &self,
+        from: &mut dyn Reader,
+        plan: &[Planned],
+    ) -> Vec<(usize, std::ops::Range<usize>)> {
+        if from.as_any_mut().downcast_mut::<ZipReader>().is_none() {
+            return Vec::new();
         }
+        plan.iter()
+            .enumerate()
+            .filter_map(|(row, p)| match (p.origin, p.source) {
+                (Origin::Copied, Some(i)) => Some((i, row..row + 1)),
+                _ => None,
+            })
+            .collect()
     }
 
-    let werr = |e| write_error(dest, e);
-    let hashing = out.finish().map_err(werr)?;
-    let (mut inner, digest) = hashing.finish();
-    inner
-        .flush()
-        .map_err(|e| Error::io(dest, "cannot write", e))?;
-    let file = inner
-        .file
-        .into_inner()
-        .map_err(|e| Error::io(dest, "cannot write", e.into_error()))?;
-    Ok((
-        Written {
-            entries: written,
-            output: digest,
-            input: input_digest,
-        },
-        file,
-    ))
+    fn copy_raw(&mut self, from: &mut dyn Reader, unit: usize) -> Result<Vec<Taken>> {
+        let Some(zip) = from.as_any_mut().downcast_mut::<ZipReader>() else {
+            return Err(Error::Internal(
+                "a zip raw copy was asked of a reader that is not a zip".into(),
+            ));
+        };
+        let at = Location::entry(&zip.span.path, &zip.entries[unit].name);
+        let raw = zip
+            .archive
+            .by_index_raw(unit)
+            .map_err(|e| corrupt(at.clone(), e))?;
+        let method = method_name(raw.compression());
+        let dest = &self.dest;
+        self.zip.raw_copy_file(raw).map_err(|e| match e {
+            ::zip::result::ZipError::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
+                corrupt(at.clone(), ::zip::result::ZipError::Io(io))
+            }
+            other => write_error(dest, other),
+        })?;
+        Ok(vec![Taken {
+            method: Some(method),
+            digest: None,
+        }])
+    }
+
+    fn add_file(&mut self, row: usize, content: &mut dyn Read) -> Result<Option<&'static str>> {
+        let p = &self.plan[row];
+        if p.origin != Origin::Copied {
+            // New bytes (an edit, an injected file): small, compressed in memory.
+            let mut bytes = Vec::with_capacity(p.size as usize);
+            content
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io(&self.dest, "cannot write", e))?;
+            let (prepared, method) = self.prepare(row, &bytes)?;
+            self.zip
+                .add_prepared_file(prepared)
+                .map_err(|e| self.werr(e))?;
+            return Ok(Some(method));
+        }
+        // A large file, streamed. The writer patches its header afterwards,
+        // so the output is hashed by reading it back.
+        let mut sample = vec![0u8; SAMPLE];
+        let got = super::read_up_to(content, &mut sample)
+            .map_err(|e| Error::io(&self.dest, "cannot write", e))?;
+        sample.truncate(got);
+        let method = if deflate_saves(&sample) {
+            CompressionMethod::Deflated
+        } else {
+            CompressionMethod::Stored
+        };
+        let (name, size) = (p.name.clone(), p.size);
+        self.zip
+            .start_file(name, method_options(size, method))
+            .map_err(|e| self.werr(e))?;
+        self.zip
+            .write_all(&sample)
+            .map_err(|e| Error::io(&self.dest, "cannot write", e))?;
+        drop(sample);
+        io::copy(content, &mut self.zip).map_err(|e| Error::io(&self.dest, "cannot write", e))?;
+        Ok(Some(method_name(method)))
+    }
+
+    fn add_files(&mut self, files: &[(usize, Vec<u8>)]) -> Result<Vec<Option<&'static str>>> {
+        let prepared = prepare_all(self, files)?;
+        let mut methods = Vec::with_capacity(prepared.len());
+        for (file, method) in prepared {
+            self.zip.add_prepared_file(file).map_err(|e| self.werr(e))?;
+            methods.push(Some(method));
+        }
+        Ok(methods)
+    }
+
+    fn add_dir(&mut self, row: usize) -> Result<()> {
+        let name = self.plan[row].name.clone();
+        self.zip
+            .add_directory(name, fresh_options(0).unix_permissions(0o755))
+            .map_err(|e| self.werr(e))
+    }
+
+    fn finish(self: Box<Self>) -> Result<Finished> {
+        let dest = self.dest.clone();
+        let out = self.zip.finish().map_err(|e| write_error(&dest, e))?;
+        Ok(Finished::File(out))
+    }
+}
+
+/// Compresses `files` on every core; returns them in order.
+fn prepare_all(
+    writer: &ZipWriter,
+    files: &[(usize, Vec<u8>)],
+) -> Result<Vec<(PreparedZipFile, &'static str)>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len())
+        .max(1);
+    let mut results: Vec<Option<Result<(PreparedZipFile, &'static str)>>> =
+        (0..files.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                scope.spawn(move || {
+                    (w..files.len())
+                        .step_by(workers)
+                        .map(|k| (k, writer.prepare(files[k].0, &files[k].1)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Ok(done) = h.join() {
+                for (k, r) in done {
+                    results[k] = Some(r);
+                }
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(Error::Internal(
+                    "a thread compressing zip entries stopped unexpectedly".into(),
+                ))
+            })
+        })
+        .collect()
 }
 
 fn write_error(dest: &Path, e: ::zip::result::ZipError) -> Error {
@@ -322,152 +455,6 @@ fn method_name(method: CompressionMethod) -> &'static str {
         CompressionMethod::Stored => "stored",
         _ => "deflated",
     }
-}
-
-/// Writes every item, in order. Raw copies get an empty digest, filled in
-/// by [`hash_entries`].
-fn write_items<W: Write + io::Seek>(
-    pkg: &mut Package,
-    layout: &Layout,
-    out: &mut ZipWriter<W>,
-    dest: &Path,
-    progress: &dyn crate::Progress,
-) -> Result<Vec<WrittenEntry>> {
-    let werr = |e| write_error(dest, e);
-    let mut written = Vec::with_capacity(layout.items.len());
-    let items = &layout.items;
-    let mut n = 0;
-    while n < items.len() {
-        let item = &items[n];
-        n += 1;
-        let (digest, method) = match &item.content {
-            Content::Copy(index) => {
-                let entry = pkg.entries()[*index].clone();
-                let at = pkg.location(*index);
-                match (&entry.handle, &mut pkg.source) {
-                    (Handle::ZipIndex(i), Source::Zip(archive)) => {
-                        let raw = archive
-                            .by_index_raw(*i)
-                            .map_err(|e| corrupt(at.clone(), e))?;
-                        let method = method_name(raw.compression());
-                        out.raw_copy_file(raw).map_err(|e| match e {
-                            ::zip::result::ZipError::Io(io)
-                                if io.kind() == io::ErrorKind::UnexpectedEof =>
-                            {
-                                corrupt(at.clone(), ::zip::result::ZipError::Io(io))
-                            }
-                            other => werr(other),
-                        })?;
-                        if entry.is_dir {
-                            continue;
-                        }
-                        // The content digest comes from the hashing thread.
-                        let pending = Digest {
-                            size: entry.size,
-                            sha256: String::new(),
-                        };
-                        (pending, method)
-                    }
-                    _ if entry.is_dir => {
-                        out.add_directory(&item.name, fresh_options(0).unix_permissions(0o755))
-                            .map_err(werr)?;
-                        continue;
-                    }
-                    (Handle::Path(_), _) if entry.size <= SMALL => {
-                        // This file and the small files after it, compressed
-                        // on every core, then written in order.
-                        let mut batch = vec![(item, *index)];
-                        let mut bytes = entry.size;
-                        while let Some(next) = items.get(n) {
-                            let Content::Copy(j) = next.content else {
-                                break;
-                            };
-                            let e = &pkg.entries()[j];
-                            if e.is_dir
-                                || e.size > SMALL
-                                || bytes + e.size > BATCH_BYTES
-                                || !matches!(e.handle, Handle::Path(_))
-                            {
-                                break;
-                            }
-                            bytes += e.size;
-                            batch.push((next, j));
-                            n += 1;
-                        }
-                        for (item, prepared) in prepare_files(pkg, &batch)? {
-                            let size = prepared.digest.size;
-                            out.add_prepared_file(prepared.file).map_err(werr)?;
-                            progress.advance(size);
-                            written.push(WrittenEntry {
-                                name: item.name.clone(),
-                                size,
-                                sha256: prepared.digest.sha256,
-                                source: item.content.source(),
-                                method: Some(prepared.method),
-                            });
-                        }
-                        continue;
-                    }
-                    _ => {
-                        // A large file, streamed. The writer patches its
-                        // header afterwards, so the output is hashed by
-                        // reading it back.
-                        let kind = pkg.kind();
-                        let mut reader = HashingReader::new(pkg.open_entry(*index)?);
-                        let mut sample = vec![0u8; SAMPLE];
-                        let got = super::read_up_to(&mut reader, &mut sample)
-                            .map_err(|e| super::read_error(&at, kind, e))?;
-                        sample.truncate(got);
-                        let method = if deflate_saves(&sample) {
-                            CompressionMethod::Deflated
-                        } else {
-                            CompressionMethod::Stored
-                        };
-                        out.start_file(&item.name, method_options(entry.size, method))
-                            .map_err(werr)?;
-                        out.write_all(&sample)
-                            .map_err(|e| Error::io(dest, "cannot write", e))?;
-                        drop(sample);
-                        super::copy_entry(&mut reader, out, &at, super::Kind::Dir, dest)?;
-                        (reader.finish(), method_name(method))
-                    }
-                }
-            }
-            Content::Replace(index, bytes) => {
-                let at = pkg.location(*index);
-                let (options, method) = match (&pkg.entries[*index].handle, &mut pkg.source) {
-                    (Handle::ZipIndex(i), Source::Zip(archive)) => {
-                        let raw = archive.by_index_raw(*i).map_err(|e| corrupt(at, e))?;
-                        (raw.options(), raw.compression())
-                    }
-                    _ => (
-                        fresh_options(bytes.len() as u64),
-                        CompressionMethod::Deflated,
-                    ),
-                };
-                // Compressed in memory first, so the header is written once
-                // with its CRC and sizes (no seeking back over hashed bytes).
-                let prepared =
-                    PreparedZipFile::from_data(&item.name, options, bytes).map_err(werr)?;
-                out.add_prepared_file(prepared).map_err(werr)?;
-                (crate::digest::of_bytes(bytes), method_name(method))
-            }
-            Content::Add(bytes) => {
-                let (prepared, method) = prepare_fresh(&item.name, bytes).map_err(werr)?;
-                out.add_prepared_file(prepared).map_err(werr)?;
-                (crate::digest::of_bytes(bytes), method)
-            }
-        };
-        progress.advance(digest.size);
-        written.push(WrittenEntry {
-            name: item.name.clone(),
-            size: digest.size,
-            sha256: digest.sha256,
-            source: item.content.source(),
-            method: Some(method),
-        });
-    }
-    Ok(written)
 }
 
 /// Options for a fresh entry with `method`.
@@ -505,191 +492,5 @@ fn prepare_fresh(
             bytes,
         )?;
         Ok((stored, "stored"))
-    }
-}
-
-/// A small folder file read, hashed and compressed.
-struct Prepared {
-    file: PreparedZipFile,
-    digest: Digest,
-    method: &'static str,
-}
-
-/// Reads and compresses the folder files of `batch` on every core; returns
-/// them in order.
-fn prepare_files<'a>(
-    pkg: &Package,
-    batch: &[(&'a super::Item, usize)],
-) -> Result<Vec<(&'a super::Item, Prepared)>> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(batch.len());
-    // The threads get paths and sizes, not the package (whose readers are
-    // not shared between threads).
-    let jobs = batch
-        .iter()
-        .map(|(item, index)| {
-            let entry = &pkg.entries()[*index];
-            match &entry.handle {
-                Handle::Path(path) => Ok((*item, path.clone(), entry.size)),
-                _ => Err(Error::Corrupt {
-                    at: pkg.location(*index),
-                    format: "folder",
-                    reason: "entry handle does not match its package".into(),
-                }),
-            }
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let prepare_one =
-        |(item, path, size): &(&super::Item, std::path::PathBuf, u64)| -> Result<Prepared> {
-            let mut bytes = Vec::with_capacity(*size as usize);
-            File::open(path)
-                .and_then(|f| f.take(SMALL + 1).read_to_end(&mut bytes))
-                .map_err(|e| Error::io(path, "cannot read", e))?;
-            if bytes.len() as u64 > SMALL {
-                return Err(Error::io(
-                    path,
-                    "cannot read",
-                    io::Error::other("the file grew while sepkg read it"),
-                ));
-            }
-            let (file, method) =
-                prepare_fresh(&item.name, &bytes).map_err(|e| write_error(path, e))?;
-            Ok(Prepared {
-                file,
-                digest: crate::digest::of_bytes(&bytes),
-                method,
-            })
-        };
-    let mut results: Vec<Option<Result<Prepared>>> = (0..batch.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let prepare_one = &prepare_one;
-                let jobs = &jobs;
-                scope.spawn(move || {
-                    (w..batch.len())
-                        .step_by(workers)
-                        .map(|k| (k, prepare_one(&jobs[k])))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            if let Ok(done) = h.join() {
-                for (k, r) in done {
-                    results[k] = Some(r);
-                }
-            }
-        }
-    });
-    batch
-        .iter()
-        .zip(results)
-        .map(|((item, index), r)| {
-            let prepared = r.unwrap_or_else(|| {
-                Err(Error::Corrupt {
-                    at: pkg.location(*index),
-                    format: "folder",
-                    reason: "the thread compressing it stopped unexpectedly".into(),
-                })
-            })?;
-            Ok((*item, prepared))
-        })
-        .collect()
-}
-
-/// Content digests by manifest row, and the digest of the whole input.
-type EntryDigests = (Vec<(usize, Digest)>, Option<Digest>);
-
-/// The content digest of each `(row, zip index, location)` entry of the zip
-/// at `path`, read through its own handle, and the digest of the whole file.
-/// Stops early when `cancel` is set (the writer failed; the result is not
-/// used).
-fn hash_entries(
-    path: &Path,
-    window: Option<u64>,
-    entries: &[(usize, usize, Location)],
-    cancel: &AtomicBool,
-) -> Result<EntryDigests> {
-    let file = File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
-    let file =
-        super::Window::new(file, 0, window).map_err(|e| Error::io(path, "cannot read", e))?;
-    let reader = BufReader::with_capacity(1 << 20, SequentialHasher::new(file));
-    let mut archive = ZipArchive::new(reader).map_err(|e| corrupt(Location::file(path), e))?;
-    let mut buf = vec![0u8; 1 << 18];
-    let mut digests = Vec::with_capacity(entries.len());
-    for (row, index, at) in entries {
-        // Inflating the input entry checks its CRC and gives the content
-        // digest; the output holds the same bytes.
-        let reader = archive
-            .by_index(*index)
-            .map_err(|e| corrupt(at.clone(), e))?;
-        let mut hashing = HashingReader::new(reader);
-        loop {
-            if cancel.load(Ordering::Relaxed) {
-                return Ok((Vec::new(), None));
-            }
-            match hashing.read(&mut buf) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(corrupt(at.clone(), ::zip::result::ZipError::Io(e))),
-            }
-        }
-        digests.push((*row, hashing.finish()));
-    }
-    let whole = archive
-        .into_inner()
-        .into_inner()
-        .finish()
-        .map_err(|e| Error::io(path, "cannot read", e))?;
-    // Within an .exe the window is the payload, not the input file.
-    Ok((digests, window.is_none().then_some(whole)))
-}
-
-/// The output file under the zip writer. After its first write error it
-/// swallows what follows: on an error the zip crate's `Drop` tries to finish
-/// the archive, and on a full disk that fails again and prints its own
-/// message to stderr, glued to ours. The temporary file is deleted anyway.
-struct Sink {
-    file: BufWriter<File>,
-    failed: bool,
-}
-
-impl Sink {
-    fn check<T>(&mut self, r: io::Result<T>) -> io::Result<T> {
-        if r.is_err() {
-            self.failed = true;
-        }
-        r
-    }
-}
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.failed {
-            return Ok(buf.len());
-        }
-        let r = self.file.write(buf);
-        self.check(r)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.failed {
-            return Ok(());
-        }
-        let r = self.file.flush();
-        self.check(r)
-    }
-}
-
-impl io::Seek for Sink {
-    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
-        if self.failed {
-            return Ok(0);
-        }
-        let r = self.file.seek(pos);
-        self.check(r)
     }
 }

@@ -1,0 +1,238 @@
+//! `sepkg transform`: make a package keep its clients managed.
+//!
+//! The command layer builds one [`Job`] per input; [`run`] carries it out
+//! in stages, each taking one value and returning the next:
+//!
+//! 1. [`ManagedSylink::load`] (once, for every job): read and validate the
+//!    `--sylink` file; refuse one that is not managed.
+//! 2. [`Package::open`]: detect the container, list entries (handles only);
+//!    [`OutputSpec::resolve`]: what to write (format, and an .exe's stub).
+//! 3. [`plan()`] ([`plan`] module): find the package roots; edit each
+//!    SetAid.ini in memory (`KeepPreviousSetting=0` and any `--setaid`
+//!    edits); decide each root's sylink.xml. Returns a [`Plan`]: the output
+//!    [`crate::package::Layout`] and the changes and warnings.
+//! 4. the [`output`] module: write the layout to a temporary file (or
+//!    folder) beside the output, with both digests, and build the
+//!    [`Manifest`]; then put the output, its `.sha256` and its
+//!    `.manifest.json` in place. Until then nothing exists under the
+//!    output's name; on any error the temporary files are removed.
+
+mod output;
+pub mod plan;
+
+use std::path::{Path, PathBuf};
+
+pub use plan::{Plan, plan};
+
+use crate::digest::{self, Digest};
+use crate::error::{Error, Location, Result};
+use crate::manifest::{Manifest, Warning};
+use crate::package::{Kind, OutputSpec, Package};
+use crate::setaid::Edit;
+use crate::sylink;
+
+/// The managed sylink.xml to inject: its bytes, exactly as given.
+#[derive(Debug, Clone)]
+pub struct ManagedSylink {
+    /// The file name (no folder), for the manifest.
+    pub name: String,
+    /// The bytes, injected as they are.
+    pub bytes: Vec<u8>,
+    /// Their digest.
+    pub digest: Digest,
+    /// What the file says.
+    pub info: sylink::Info,
+}
+
+impl ManagedSylink {
+    /// Reads `path` and refuses it unless it is a managed sylink.xml.
+    pub fn load(path: &Path) -> Result<Self> {
+        let at = Location::file(path);
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot read", e))?;
+        if meta.len() > sylink::MAX_SIZE {
+            return Err(Error::TooLarge {
+                at,
+                size: meta.len(),
+                limit: sylink::MAX_SIZE,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, "cannot read", e))?;
+        let info = sylink::inspect(&bytes).map_err(|reason| Error::Xml {
+            at: at.clone(),
+            reason,
+        })?;
+        let missing = info.missing();
+        if !missing.is_empty() {
+            return Err(Error::Unmanaged { at, missing });
+        }
+        Ok(ManagedSylink {
+            name: file_name(path),
+            digest: digest::of_bytes(&bytes),
+            bytes,
+            info,
+        })
+    }
+}
+
+/// What a transform produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The output package.
+    pub output: PathBuf,
+    /// Its `.sha256` sidecar.
+    pub sidecar: PathBuf,
+    /// Its `.manifest.json`.
+    pub manifest_path: PathBuf,
+    /// The manifest written.
+    pub manifest: Manifest,
+}
+
+/// Where a job's output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// This path (`-o`).
+    Named(PathBuf),
+    /// `NAME-managed.EXT` in this folder (`--out-dir`, or `.`).
+    InDir(PathBuf),
+}
+
+/// One transform to run, as the command line asked for it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The exported package.
+    pub input: PathBuf,
+    /// Where the output goes.
+    pub destination: Destination,
+    /// The output kind (`--to`); default: the input's, a folder becoming a zip.
+    pub to: Option<Kind>,
+    /// The stub of an .exe output (`--stub`).
+    pub stub: Option<PathBuf>,
+    /// Further SetAid.ini edits (`--setaid`).
+    pub edits: Vec<Edit>,
+}
+
+impl Job {
+    /// The output path: the named one, or the default name in the folder
+    /// (which depends on the input's kind, detected from its bytes).
+    pub fn output(&self) -> Result<PathBuf> {
+        match &self.destination {
+            Destination::Named(path) => Ok(path.clone()),
+            Destination::InDir(dir) => {
+                let kind = match self.to {
+                    Some(k) => k,
+                    None => match crate::package::detect(&self.input)? {
+                        Kind::Dir => Kind::Zip,
+                        k => k,
+                    },
+                };
+                Ok(default_output(&self.input, kind, dir))
+            }
+        }
+    }
+}
+
+/// The output name used when none is given: `NAME-managed.EXT` in `dir`.
+pub fn default_output(input: &Path, kind: Kind, dir: &Path) -> PathBuf {
+    let stem = match input.file_stem() {
+        Some(s) if input.is_file() => s.to_string_lossy().into_owned(),
+        _ => file_name(input),
+    };
+    let name = match kind.extension() {
+        "" => format!("{stem}-managed"),
+        ext => format!("{stem}-managed.{ext}"),
+    };
+    dir.join(name)
+}
+
+/// Refuses an output that would overwrite or sit inside the input.
+pub fn check_output(input: &Path, output: &Path) -> Result<()> {
+    let input_abs = std::fs::canonicalize(input).map_err(|e| Error::io(input, "cannot open", e))?;
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let parent_abs = std::fs::canonicalize(&parent)
+        .map_err(|e| Error::io(&parent, "cannot open output folder", e))?;
+    if !parent_abs.is_dir() {
+        return Err(Error::io(
+            &parent,
+            "cannot open output folder",
+            std::io::Error::from(std::io::ErrorKind::NotADirectory),
+        ));
+    }
+    let out_abs = parent_abs.join(output.file_name().unwrap_or_default());
+    let siblings = [
+        with_suffix(&out_abs, ".sha256"),
+        with_suffix(&out_abs, ".manifest.json"),
+    ];
+    if out_abs == input_abs || siblings.contains(&input_abs) {
+        return Err(Error::OutputIsInput {
+            path: output.to_path_buf(),
+        });
+    }
+    if input_abs.is_dir() && out_abs.starts_with(&input_abs) {
+        return Err(Error::Usage(format!(
+            "{}: the output would be written inside the input folder {}; choose an output outside it",
+            output.display(),
+            input.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `path` with `suffix` appended to its file name.
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+pub(crate) fn file_name(path: &Path) -> String {
+    match path.file_name() {
+        Some(n) => n.to_string_lossy().into_owned(),
+        None => std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "package".to_string()),
+    }
+}
+
+/// Transforms one input (see the module docs).
+pub fn run(job: &Job, sylink: &ManagedSylink, progress: &dyn crate::Progress) -> Result<Outcome> {
+    let output = job.output()?;
+    check_output(&job.input, &output)?;
+    let mut pkg = Package::open(&job.input)?;
+    let spec = OutputSpec::resolve(job.to, job.stub.as_deref(), &pkg)?;
+    let mut plan = plan(&mut pkg, sylink, &job.edits)?;
+    plan.warnings.extend(lost_signatures(&pkg, &spec));
+    output::write(&mut pkg, plan, sylink, &spec, &output, progress)
+}
+
+/// Signatures the output cannot keep: the stub's (a new payload makes it
+/// invalid) and an input cabinet's.
+fn lost_signatures(pkg: &Package, spec: &OutputSpec) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    if let Some(stub) = &spec.stub
+        && let Some(sig) = &stub.signature
+    {
+        warnings.push(Warning {
+            code: "exe-signature-invalidated",
+            entry: file_name(&stub.source),
+            message: format!(
+                "the stub carried an Authenticode signature ({} bytes at offset {}); a new payload makes it invalid, so the output has none: sign the output again (signtool or osslsigncode) if clients or policies require a signed setup.exe",
+                sig.size, sig.offset
+            ),
+        });
+    }
+    if let Some(sig) = pkg.container_info().cab.and_then(|c| c.signature) {
+        warnings.push(Warning {
+            code: "cab-signature-invalidated",
+            entry: file_name(pkg.path()),
+            message: format!(
+                "the cabinet carried an Authenticode signature ({} bytes at offset {}); the rewritten package cannot keep it, so the output has none: sign the output again if it must be signed",
+                sig.size, sig.offset
+            ),
+        });
+    }
+    warnings
+}
