@@ -8,16 +8,19 @@
 //!
 //! # The transform pipeline
 //! ```text
+//! cli: Args ─▶ transform::Job (no I/O)
 //! ManagedSylink::load ─┐
-//! Package::open ───────┴─▶ transform::plan ─▶ Plan ─▶ transform::write ─▶ Outcome
-//!   (detect, list)          (SetAid.ini edits,          (temp file, digest,
-//!                            sylink decision)            manifest, rename)
+//! Package::open ───────┼─▶ transform::plan ─▶ Plan ─▶ package::write ─▶ Written ─▶ Outcome
+//! OutputSpec::resolve ─┘    (SetAid.ini edits,         (one copy loop:          (manifest,
+//!   (detect, list,           sylink decision)           raw units, streams,      sidecar,
+//!    format, stub)                                      both digests)            commit)
 //! ```
 //! Stages return values and never print; the `cli` module prints.
 //!
 //! # Modules
 //! - [`package`]: containers (folder, zip, cabinet, single-file .exe), entries
-//!   as handles, package roots.
+//!   as handles, package roots; one reader and one writer per format and
+//!   the one copy loop.
 //! - [`setaid`]: the format-preserving SetAid.ini editor (also reads setup.ini).
 //! - [`sylink`]: validating and describing sylink.xml.
 //! - [`transform`]: the main job.

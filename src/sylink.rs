@@ -167,92 +167,114 @@ pub fn inspect(bytes: &[u8]) -> Result<Info, String> {
     let (text, encoding) = decode(bytes)?;
     let mut reader = quick_xml::Reader::from_str(&text);
     reader.config_mut().check_end_names = true;
-    let mut info = Info {
-        encoding,
-        ..Info::default()
+    let mut walk = Walk {
+        info: Info {
+            encoding,
+            ..Info::default()
+        },
+        path: Vec::new(),
+        priority: None,
+        seen_root: false,
+        cert_content: false,
     };
-    let mut path: Vec<String> = Vec::new();
-    let mut priority: Option<String> = None;
-    let mut seen_root = false;
-    let mut cert_content = false;
     loop {
         let event = reader
             .read_event()
             .map_err(|e| format!("malformed XML at byte {}: {e}", reader.error_position()))?;
-        let (start, empty) = match &event {
-            Event::Start(e) => (Some(e), false),
-            Event::Empty(e) => (Some(e), true),
-            _ => (None, false),
-        };
-        if let Some(e) = start {
-            let name = e.name().as_ref().to_string();
-            if path.is_empty() {
-                if seen_root {
-                    return Err(format!(
-                        "a second root element <{name}> after </ServerSettings>"
-                    ));
-                }
-                if name != "ServerSettings" {
-                    return Err(format!(
-                        "the root element is <{name}>, not <ServerSettings>"
-                    ));
-                }
-                seen_root = true;
-                info.domain_id = attr(e, "DomainId")?;
-            }
-            match name.as_str() {
-                "AgentCommunicationSetting" => {
-                    info.kcs_valid = attr(e, "Kcs")?.is_some_and(|k| is_hex32(&k));
-                    info.communication_mode = attr(e, "CommunicationMode")?;
-                }
-                "ServerPriorityBlock" => priority = attr(e, "Name")?,
-                "Server" => info.servers.push(Server {
-                    address: attr(e, "Address")?.unwrap_or_default(),
-                    http_port: attr(e, "HttpPort")?,
-                    https_port: attr(e, "HttpsPort")?,
-                    priority: priority.clone(),
-                }),
-                "RegisterClient" => {
-                    info.preferred_group = attr(e, "PreferredGroup")?;
-                    info.preferred_mode = attr(e, "PreferredMode")?;
-                }
-                "Certificate" => cert_content = false,
-                _ => {}
-            }
-            if !empty {
-                path.push(name);
-            }
-            continue;
+        match &event {
+            Event::Start(e) => walk.start(e, false)?,
+            Event::Empty(e) => walk.start(e, true)?,
+            Event::Eof => break,
+            other => walk.other(other)?,
         }
+    }
+    if !walk.seen_root {
+        return Err("no root element: the file is empty or not XML".to_string());
+    }
+    if let Some(open) = walk.path.last() {
+        return Err(format!("the file ends inside <{open}>: it is truncated"));
+    }
+    Ok(walk.info)
+}
+
+/// Where [`inspect`] is in the document, and what it has found.
+struct Walk {
+    info: Info,
+    /// The open elements, outermost first.
+    path: Vec<String>,
+    /// The `Name` of the `ServerPriorityBlock` the walk is in.
+    priority: Option<String>,
+    seen_root: bool,
+    /// True once the open `Certificate` has content.
+    cert_content: bool,
+}
+
+impl Walk {
+    /// An element starts (`empty`: and ends at once).
+    fn start(&mut self, e: &quick_xml::events::BytesStart<'_>, empty: bool) -> Result<(), String> {
+        let name = e.name().as_ref().to_string();
+        if self.path.is_empty() {
+            if self.seen_root {
+                return Err(format!(
+                    "a second root element <{name}> after </ServerSettings>"
+                ));
+            }
+            if name != "ServerSettings" {
+                return Err(format!(
+                    "the root element is <{name}>, not <ServerSettings>"
+                ));
+            }
+            self.seen_root = true;
+            self.info.domain_id = attr(e, "DomainId")?;
+        }
+        let info = &mut self.info;
+        match name.as_str() {
+            "AgentCommunicationSetting" => {
+                info.kcs_valid = attr(e, "Kcs")?.is_some_and(|k| is_hex32(&k));
+                info.communication_mode = attr(e, "CommunicationMode")?;
+            }
+            "ServerPriorityBlock" => self.priority = attr(e, "Name")?,
+            "Server" => info.servers.push(Server {
+                address: attr(e, "Address")?.unwrap_or_default(),
+                http_port: attr(e, "HttpPort")?,
+                https_port: attr(e, "HttpsPort")?,
+                priority: self.priority.clone(),
+            }),
+            "RegisterClient" => {
+                info.preferred_group = attr(e, "PreferredGroup")?;
+                info.preferred_mode = attr(e, "PreferredMode")?;
+            }
+            "Certificate" => self.cert_content = false,
+            _ => {}
+        }
+        if !empty {
+            self.path.push(name);
+        }
+        Ok(())
+    }
+
+    /// Any other event: an end, text, a reference, a DOCTYPE.
+    fn other(&mut self, event: &Event<'_>) -> Result<(), String> {
+        let in_cert = self.path.last().is_some_and(|p| p == "Certificate");
         match event {
             Event::End(e) => {
-                let name = e.name().as_ref().to_string();
-                if name == "Certificate" && cert_content {
-                    info.certificates += 1;
+                if e.name().as_ref() == "Certificate" && self.cert_content {
+                    self.info.certificates += 1;
                 }
-                path.pop();
+                self.path.pop();
             }
             Event::Text(t) => {
-                let inside_cert = path.last().is_some_and(|p| p == "Certificate");
-                if inside_cert
-                    && !t
-                        .xml_content(quick_xml::XmlVersion::Implicit1_0)
-                        .trim()
-                        .is_empty()
-                {
-                    cert_content = true;
-                } else if path.is_empty()
-                    && !t
-                        .xml_content(quick_xml::XmlVersion::Implicit1_0)
-                        .trim()
-                        .is_empty()
-                {
+                let blank = t
+                    .xml_content(quick_xml::XmlVersion::Implicit1_0)
+                    .trim()
+                    .is_empty();
+                if in_cert && !blank {
+                    self.cert_content = true;
+                } else if self.path.is_empty() && !blank {
                     return Err("text outside the root element".to_string());
                 }
             }
-            Event::CData(_) if path.last().is_some_and(|p| p == "Certificate") => {
-                cert_content = true
-            }
+            Event::CData(_) if in_cert => self.cert_content = true,
             Event::GeneralRef(r) => {
                 let name = r.as_ref().to_string();
                 let known = name.starts_with('#')
@@ -266,17 +288,10 @@ pub fn inspect(bytes: &[u8]) -> Result<Info, String> {
             Event::DocType(_) => {
                 return Err("a DOCTYPE is refused: sylink.xml from the SEPM has none, and entities are not expanded".to_string());
             }
-            Event::Eof => break,
             _ => {}
         }
+        Ok(())
     }
-    if !seen_root {
-        return Err("no root element: the file is empty or not XML".to_string());
-    }
-    if let Some(open) = path.last() {
-        return Err(format!("the file ends inside <{open}>: it is truncated"));
-    }
-    Ok(info)
 }
 
 #[cfg(test)]

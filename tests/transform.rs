@@ -629,6 +629,34 @@ fn folder_to_zip_output_is_pinned() {
     );
 }
 
+/// An edited file of a folder is deflated even when deflating does not
+/// make it smaller (a 44-byte SetAid.ini), as 0.1.0 wrote it; only files
+/// copied as they are fall back to stored. Pinned: the output bytes are the
+/// contract.
+#[test]
+fn folder_to_zip_edit_that_does_not_shrink_is_pinned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("export");
+    let setaid = b"[CUSTOM_SMC_CONFIG]\r\nKeepPreviousSetting=1\r\n".to_vec();
+    fx::write_dir(&dir, &fx::example_with("setAid.ini", setaid));
+    let out = tmp.path().join("o.zip");
+    let bytes = transform(&dir, &managed_sylink_file(tmp.path()), &out, &[]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("o.zip.manifest.json")).unwrap())
+            .unwrap();
+    let setaid = manifest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "setAid.ini")
+        .unwrap();
+    assert_eq!(setaid["method"], "deflated", "{setaid}");
+    assert_eq!(
+        sha256(&bytes),
+        "e938df98f106f6da21e1805e295a87107355f679bcb172f2e2ee3322fa6f14c2"
+    );
+}
+
 #[test]
 fn help_teaches_the_job() {
     let output = sepkg().args(["transform", "--help"]).output().unwrap();

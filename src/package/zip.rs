@@ -282,11 +282,18 @@ impl ZipWriter {
     /// bytes). Runs on any thread.
     fn prepare(&self, row: usize, bytes: &[u8]) -> Result<(PreparedZipFile, &'static str)> {
         let name = &self.plan[row].name;
-        let prepared = match self.kept.get(&row) {
-            Some((options, method)) => {
+        let prepared = match (self.kept.get(&row), self.plan[row].origin) {
+            (Some((options, method)), _) => {
                 PreparedZipFile::from_data(name, *options, bytes).map(|p| (p, method_name(*method)))
             }
-            None => prepare_fresh(name, bytes),
+            // An edit of a folder's file is deflated like the file would
+            // have been, without the stored fallback (kept so that outputs
+            // stay byte-identical to earlier versions').
+            (None, Origin::Replaced) => {
+                PreparedZipFile::from_data(name, fresh_options(bytes.len() as u64), bytes)
+                    .map(|p| (p, "deflated"))
+            }
+            (None, _) => prepare_fresh(name, bytes),
         };
         prepared.map_err(|e| self.werr(e))
     }
