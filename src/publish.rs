@@ -650,9 +650,7 @@ pub fn publish(
                 .iter()
                 .find(|e| e.name == a.name)
                 .cloned()
-                .ok_or_else(|| {
-                    Error::Usage("internal: a published entry is not in the index".into())
-                })?;
+                .ok_or_else(|| Error::internal("a published entry is not in the index"))?;
             Ok(Published {
                 source: a.path.clone(),
                 path: target,
@@ -757,8 +755,8 @@ pub fn render_html(index: &Index) -> Result<String> {
         })
         .collect();
     let mut env = minijinja::Environment::new();
-    let internal =
-        |e: minijinja::Error| Error::Usage(format!("internal: templates/index.html: {e}"));
+    // The template is compiled in: any failure is a bug, not bad input.
+    let internal = |e: minijinja::Error| Error::internal(format!("templates/index.html: {e}"));
     // The `.html` name turns on HTML escaping of every value. minijinja's
     // own escaper also writes `/` as `&#x2f;`, which is valid but makes the
     // URLs in the page's source unreadable and unsearchable; `/` needs no

@@ -176,14 +176,15 @@ fn render_html(doc: &Document) -> Result<String> {
     let mut env = minijinja::Environment::new();
     // The name's `.html` turns on HTML auto-escaping: package contents are
     // untrusted text.
+    // The template is compiled in: any failure is a bug, not bad input.
     env.add_template("report.html", TEMPLATE)
-        .map_err(|e| Error::Usage(format!("internal: the report template is invalid: {e}")))?;
+        .map_err(|e| Error::internal(format!("the report template is invalid: {e}")))?;
     let template = env
         .get_template("report.html")
-        .map_err(|e| Error::Usage(format!("internal: {e}")))?;
+        .map_err(|e| Error::internal(format!("templates/report.html: {e}")))?;
     template
         .render(minijinja::context! { doc => doc })
-        .map_err(|e| Error::Usage(format!("internal: cannot render the report: {e}")))
+        .map_err(|e| Error::internal(format!("cannot render the report: {e}")))
 }
 
 /// Writes the page to a temporary file beside `path`, then renames it.
