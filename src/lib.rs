@@ -27,6 +27,8 @@
 //! - [`publish`]: the web root: artifacts, `SHA256SUMS`, `index.json`, `index.html`.
 //! - [`verify`]: checking artifacts, web roots and URLs against their records.
 //! - [`digest`]: SHA-256 helpers.
+//! - [`atomic`]: temporary files beside their targets, and the transaction
+//!   that renames a group of them into place with undo.
 //! - [`error`]: the error type and exit codes.
 //! - [`cli`]: argument parsing, output rendering, exit codes.
 
@@ -34,6 +36,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod atomic;
 pub mod audit;
 pub mod cli;
 pub mod digest;

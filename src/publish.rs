@@ -12,16 +12,18 @@
 //! 2. [`publish`] decides for each one: added, replaced (only with
 //!    `--replace`) or unchanged (same bytes, same records: nothing written).
 //! 3. Everything new is staged under hidden temporary names in the web root
-//!    and fsynced, then renamed into place in one transaction: artifacts
+//!    and fsynced, then renamed into place in one
+//!    [`Transaction`](crate::atomic::Transaction): artifacts
 //!    first, then sidecars and manifests, then `SHA256SUMS`, `index.json`,
 //!    `index.html`. A web server therefore never serves half a file, and
 //!    never a `SHA256SUMS` naming a file that is not there yet. If a rename
 //!    fails, the ones already made are undone (replaced files come back from
 //!    hard-linked backups), so the web root is as it was.
 //!
-//! What it cannot undo: a process killed between two renames leaves the
-//! renames made so far (each file is still whole) and hidden `.NAME.*.part`
-//! or `.bak` files, which `sepkg verify WEBROOT` reports. One publish at a
+//! What it cannot undo (see [`crate::atomic`] for the exact guarantee): a
+//! process killed between two renames leaves the renames made so far (each
+//! file is still whole) and hidden `.NAME.*.part` or `.bak` files, which
+//! `sepkg verify WEBROOT` reports. One publish at a
 //! time per web root: two at once can lose each other's index entries.
 
 use std::collections::BTreeMap;
@@ -30,6 +32,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use tempfile::TempPath;
+
+use crate::atomic::{self, Transaction};
 use crate::digest::{self, Digest, HashingReader};
 use crate::error::{Error, Result};
 use crate::manifest::{rfc3339_utc, sidecar_line};
@@ -605,14 +610,15 @@ pub fn publish(
         packages: entries.into_values().collect(),
     };
 
-    let mut tx = Transaction::new(root);
-    let mut artifacts_tx = Vec::new();
+    // Artifacts first, then their records, then the index: a web server
+    // never lists a file that is not there yet.
+    let mut tx = Transaction::new();
     let mut records_tx = Vec::new();
     for (a, target, sidecar, action, _) in &plans {
         if *action == Action::Unchanged {
             continue;
         }
-        artifacts_tx.push((stage_copy(root, a, progress)?, target.clone()));
+        tx.put(stage_copy(root, a, progress)?, target.clone());
         records_tx.push((
             stage_bytes(root, &a.name, sidecar.as_bytes())?,
             with_suffix(target, ".sha256"),
@@ -622,8 +628,9 @@ pub fn publish(
             with_suffix(target, ".manifest.json"),
         ));
     }
-    tx.staged.extend(artifacts_tx);
-    tx.staged.extend(records_tx);
+    for (staged, target) in records_tx {
+        tx.put(staged, target);
+    }
 
     // The index files come from the index just built and from the records
     // on disk (or about to be); written only when their bytes change.
@@ -637,10 +644,10 @@ pub fn publish(
     ] {
         let target = root.join(name);
         if read_if_file(&target)?.as_deref() != Some(bytes) {
-            tx.staged.push((stage_bytes(root, name, bytes)?, target));
+            tx.put(stage_bytes(root, name, bytes)?, target);
         }
     }
-    let written = tx.commit()?;
+    let written = tx.commit()?.written;
 
     let packages = plans
         .into_iter()
@@ -802,33 +809,10 @@ fn html_escape(text: &str) -> String {
     out
 }
 
-/// A file staged under a hidden temporary name in the web root.
-type Staged = (tempfile::TempPath, PathBuf);
-
-fn temp_builder<'a>(prefix: &'a str, suffix: &'a str) -> tempfile::Builder<'a, 'a> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(prefix).suffix(suffix);
-    // Web servers run as another user: the file must be world-readable, where
-    // tempfile's default is 0600.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    builder
-}
-
 /// Copies the artifact into a temporary file in the web root, hashing the
 /// bytes as they go, and fsyncs it.
-fn stage_copy(
-    root: &Path,
-    a: &Artifact,
-    progress: &dyn crate::Progress,
-) -> Result<tempfile::TempPath> {
-    let prefix = format!(".{}.", a.name);
-    let mut temp = temp_builder(&prefix, ".part")
-        .tempfile_in(root)
-        .map_err(|e| Error::io(root, "cannot create a temporary file in", e))?;
+fn stage_copy(root: &Path, a: &Artifact, progress: &dyn crate::Progress) -> Result<TempPath> {
+    let mut temp = atomic::temp_file(root, &atomic::hidden_prefix(&a.name), ".part")?;
     let source = std::fs::File::open(&a.path).map_err(|e| Error::io(&a.path, "cannot read", e))?;
     let mut reader = HashingReader::new(source);
     let mut buf = vec![0u8; 1 << 20];
@@ -861,125 +845,10 @@ fn stage_copy(
     Ok(temp.into_temp_path())
 }
 
-/// Writes `bytes` to a temporary file in the web root and fsyncs it.
-fn stage_bytes(root: &Path, name: &str, bytes: &[u8]) -> Result<tempfile::TempPath> {
-    let prefix = format!(".{name}.");
-    let mut temp = temp_builder(&prefix, ".part")
-        .tempfile_in(root)
-        .map_err(|e| Error::io(root, "cannot create a temporary file in", e))?;
-    temp.write_all(bytes)
-        .and_then(|_| temp.as_file().sync_all())
-        .map_err(|e| Error::io(temp.path(), "cannot write", e))?;
-    Ok(temp.into_temp_path())
-}
-
-/// Staged files and the names they take, renamed in order; all or nothing.
-struct Transaction<'a> {
-    root: &'a Path,
-    staged: Vec<Staged>,
-}
-
-/// A rename made, and how to undo it.
-struct Done {
-    target: PathBuf,
-    undo: Undo,
-}
-
-/// How to undo one rename.
-enum Undo {
-    /// The target was new: remove it.
-    Remove,
-    /// The target replaced a file: rename this hard link to it back.
-    Restore(tempfile::TempPath),
-    /// The target replaced a file that could not be linked (a filesystem
-    /// without hard links): the new file stays, as removing it would leave
-    /// nothing at all.
-    Keep,
-}
-
-impl<'a> Transaction<'a> {
-    fn new(root: &'a Path) -> Self {
-        Transaction {
-            root,
-            staged: Vec::new(),
-        }
-    }
-
-    /// Renames every staged file into place. On a failure, undoes the
-    /// renames already made and returns the error; the staged files left
-    /// are removed when dropped.
-    fn commit(self) -> Result<Vec<String>> {
-        let mut done: Vec<Done> = Vec::new();
-        let mut written = Vec::new();
-        let root = self.root;
-        for (temp, target) in self.staged {
-            match rename(root, temp, &target) {
-                Ok(undo) => {
-                    written.push(
-                        target
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                    );
-                    done.push(Done { target, undo });
-                }
-                Err(e) => {
-                    for d in done.into_iter().rev() {
-                        // Best effort: the error being reported matters more.
-                        match d.undo {
-                            Undo::Restore(backup) => {
-                                let _ = backup.persist(&d.target);
-                            }
-                            Undo::Remove => {
-                                let _ = std::fs::remove_file(&d.target);
-                            }
-                            Undo::Keep => {}
-                        }
-                    }
-                    sync_dir(root);
-                    return Err(e);
-                }
-            }
-        }
-        sync_dir(root);
-        Ok(written)
-    }
-}
-
-/// Renames `temp` onto `target`, first keeping a hard link to the file it
-/// replaces so the rename can be undone.
-fn rename(root: &Path, temp: tempfile::TempPath, target: &Path) -> Result<Undo> {
-    let undo = match std::fs::symlink_metadata(target) {
-        Ok(m) if m.is_file() => {
-            let prefix = format!(
-                ".{}.",
-                target
-                    .file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default()
-            );
-            tempfile::Builder::new()
-                .prefix(&prefix)
-                .suffix(".bak")
-                .make_in(root, |p| std::fs::hard_link(target, p))
-                .map_or(Undo::Keep, |f| Undo::Restore(f.into_temp_path()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Undo::Remove,
-        // A folder or link in the way: the rename below fails, and there is
-        // nothing of it to undo.
-        _ => Undo::Keep,
-    };
-    temp.persist(target)
-        .map_err(|e| Error::io(target, "cannot rename into place", e.error))?;
-    Ok(undo)
-}
-
-/// Makes the renames durable. Best effort: not every platform can open a
-/// folder for syncing.
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+/// Writes `bytes` to a temporary file in the web root (named after the
+/// artifact `name`) and fsyncs it.
+fn stage_bytes(root: &Path, name: &str, bytes: &[u8]) -> Result<TempPath> {
+    atomic::stage_bytes(root, &atomic::hidden_prefix(name), ".part", bytes)
 }
 
 #[cfg(test)]

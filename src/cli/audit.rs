@@ -187,32 +187,11 @@ fn render_html(doc: &Document) -> Result<String> {
         .map_err(|e| Error::internal(format!("cannot render the report: {e}")))
 }
 
-/// Writes the page to a temporary file beside `path`, then renames it.
+/// Writes the page to a temporary file beside `path` (world-readable: a
+/// report is for people to open), then renames it.
 fn write_html(path: &Path, doc: &Document) -> Result<()> {
-    use std::io::Write;
     let html = render_html(doc)?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".sepkg-report-").suffix(".tmp");
-    // A report is for people to open: readable by all (less the umask),
-    // where tempfile's default is 0600.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    let mut temp = builder
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, "cannot create a temporary file in", e))?;
-    temp.write_all(html.as_bytes())
-        .and_then(|_| temp.as_file().sync_all())
-        .map_err(|e| Error::io(temp.path(), "cannot write", e))?;
-    temp.persist(path)
-        .map_err(|e| Error::io(path, "cannot write", e.error))?;
-    Ok(())
+    crate::atomic::write_file(path, ".sepkg-report-", ".tmp", html.as_bytes())
 }
 
 /// A two-column "label  value" block.
