@@ -22,6 +22,7 @@ use crate::digest;
 use crate::error::{Error, Result};
 use crate::msi::{self, Decision, MsiInfo, UpgradeRow, Version};
 use crate::package::{ContainerInfo, Kind, Package, split_name};
+use crate::record::{self, read_beside, sums_lookup};
 use crate::setaid::{self, IniFile};
 use crate::sylink;
 
@@ -595,25 +596,11 @@ pub fn audit_package(
 
 /// The package file's digest, streamed, with progress.
 fn hash_file(path: &Path, progress: &dyn crate::Progress) -> Result<digest::Digest> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
-    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let total = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     progress.start(total, "hashing");
-    let mut reader = digest::HashingReader::new(file);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => progress.advance(n as u64),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                progress.finish();
-                return Err(Error::io(path, "cannot read", e));
-            }
-        }
-    }
+    let digest = digest::of_file_with(path, progress);
     progress.finish();
-    Ok(reader.finish())
+    digest
 }
 
 /// Signatures on the package file itself: an .exe's Authenticode
@@ -1240,14 +1227,7 @@ fn check_beside(path: &Path, sha256: &str, report: &mut PackageReport) {
     }
     let manifest = format!("{name}.manifest.json");
     if let Some(text) = read_beside(&dir.join(&manifest)) {
-        let expected = text.and_then(|t| {
-            let v: serde_json::Value =
-                serde_json::from_str(&t).map_err(|e| format!("not JSON: {e}"))?;
-            match v["output"]["sha256"].as_str() {
-                Some(s) => Ok(Some(s.to_string())),
-                None => Err("no output.sha256 field: not a sepkg manifest".to_string()),
-            }
-        });
+        let expected = text.and_then(|t| record::manifest_sha256(&t).map(Some));
         check(
             &manifest,
             "manifest",
@@ -1255,7 +1235,7 @@ fn check_beside(path: &Path, sha256: &str, report: &mut PackageReport) {
             ("manifest-match", "manifest-mismatch"),
         );
     }
-    if let Some(text) = read_beside(&dir.join("SHA256SUMS")) {
+    if let Some(text) = read_beside(&dir.join(record::SUMS)) {
         // A SHA256SUMS without a line for this file says nothing about it.
         let expected = text.map(|t| sums_lookup(&t, &name, false));
         check(
@@ -1267,74 +1247,9 @@ fn check_beside(path: &Path, sha256: &str, report: &mut PackageReport) {
     }
 }
 
-/// `None` when the file is absent; `Some(Err)` when unreadable or too large.
-fn read_beside(path: &Path) -> Option<std::result::Result<String, String>> {
-    let meta = std::fs::metadata(path).ok()?;
-    if meta.len() > 16 * 1024 * 1024 {
-        return Some(Err(format!(
-            "{} bytes is too large for a checksum file",
-            meta.len()
-        )));
-    }
-    Some(
-        std::fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string())),
-    )
-}
-
-/// The hash recorded for `name` in sha256sum output (`HEX  NAME`, `HEX *NAME`
-/// or BSD `SHA256 (NAME) = HEX`). With `single`, a lone hash line with any
-/// name counts (a sidecar describes one file).
-fn sums_lookup(text: &str, name: &str, single: bool) -> Option<String> {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    for line in &lines {
-        let line = line.trim_end();
-        if let Some(rest) = line.strip_prefix("SHA256 (")
-            && let Some((file, hex)) = rest.split_once(") = ")
-        {
-            if file == name || (single && lines.len() == 1) {
-                return Some(hex.trim().to_string());
-            }
-            continue;
-        }
-        let (hex, file) = match line.split_once(' ') {
-            Some((h, f)) => (h, f.trim_start_matches([' ', '*'])),
-            None => (line, ""),
-        };
-        let file = file.rsplit('/').next().unwrap_or(file);
-        if hex.len() == 64 && (file == name || (single && lines.len() == 1)) {
-            return Some(hex.to_string());
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sums_lines_are_found() {
-        let h = "a".repeat(64);
-        assert_eq!(
-            sums_lookup(&format!("{h}  x.zip\n"), "x.zip", false),
-            Some(h.clone())
-        );
-        assert_eq!(
-            sums_lookup(&format!("{h} *x.zip\n"), "x.zip", false),
-            Some(h.clone())
-        );
-        assert_eq!(
-            sums_lookup(&format!("SHA256 (x.zip) = {h}\n"), "x.zip", false),
-            Some(h.clone())
-        );
-        assert_eq!(sums_lookup(&format!("{h}  y.zip\n"), "x.zip", false), None);
-        assert_eq!(
-            sums_lookup(&format!("{h}  y.zip\n"), "x.zip", true),
-            Some(h)
-        );
-    }
 
     #[test]
     fn severities_order() {

@@ -25,6 +25,8 @@
 //! - [`audit`]: the audit report and its findings.
 //! - [`manifest`]: `OUT.manifest.json` and the `OUT.sha256` sidecar.
 //! - [`publish`]: the web root: artifacts, `SHA256SUMS`, `index.json`, `index.html`.
+//! - [`record`]: reading and writing the records: the `.sha256` sidecar,
+//!   `SHA256SUMS`, the manifest summary, `index.json`.
 //! - [`verify`]: checking artifacts, web roots and URLs against their records.
 //! - [`digest`]: SHA-256 helpers.
 //! - [`atomic`]: temporary files beside their targets, and the transaction
@@ -45,6 +47,7 @@ pub mod manifest;
 pub mod msi;
 pub mod package;
 pub mod publish;
+pub mod record;
 pub mod setaid;
 pub mod sylink;
 pub mod transform;

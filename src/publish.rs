@@ -3,7 +3,7 @@
 //! A web root holds, for each published artifact `NAME`: `NAME`, `NAME.sha256`
 //! and `NAME.manifest.json`; and for the whole folder `SHA256SUMS` (every
 //! artifact, sidecar and manifest, `sha256sum -c` format, sorted by name),
-//! `index.json` (schema [`INDEX_SCHEMA`]) and `index.html` (rendered from
+//! `index.json` (schema [`INDEX_SCHEMA`](crate::record::INDEX_SCHEMA)) and `index.html` (rendered from
 //! `templates/index.html`).
 //!
 //! The stages:
@@ -30,96 +30,21 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use tempfile::TempPath;
 
 use crate::atomic::{self, Transaction};
 use crate::digest::{self, Digest, HashingReader};
 use crate::error::{Error, Result};
-use crate::manifest::{rfc3339_utc, sidecar_line};
-use crate::transform::with_suffix;
-
-/// `index.json`'s schema name and version.
-pub const INDEX_SCHEMA: &str = "sepkg-index/1";
-/// The checksum list for `sha256sum -c`.
-pub const SUMS: &str = "SHA256SUMS";
-/// The machine-readable index.
-pub const INDEX_JSON: &str = "index.json";
-/// The page for people.
-pub const INDEX_HTML: &str = "index.html";
-
-/// Records (manifests, indexes, sidecars) are small; a larger one is not ours.
-pub const MAX_RECORD: u64 = 32 << 20;
+use crate::manifest::rfc3339_utc;
+use crate::record::{
+    self, INDEX_HTML, INDEX_JSON, INDEX_SCHEMA, Index, IndexEntry, ManifestSummary, SUMS,
+    manifest_path, parse_index, parse_manifest, parse_sidecar, plain_name, read_if_file,
+    read_record, sidecar_line, sidecar_path,
+};
 
 const TEMPLATE: &str = include_str!("../templates/index.html");
-
-/// The fields of `OUT.manifest.json` that publishing and verifying use. Read
-/// leniently (unknown fields ignored) so any `sepkg-manifest/1` is accepted.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ManifestSummary {
-    /// `sepkg-manifest/1`.
-    pub schema: String,
-    /// The artifact the manifest describes.
-    pub output: OutputSummary,
-    /// The product version, when known.
-    #[serde(default)]
-    pub product_version: Option<String>,
-    /// The build time, when the transform ran with `SOURCE_DATE_EPOCH`.
-    #[serde(default)]
-    pub built: Option<String>,
-}
-
-/// The manifest's `output` record.
-#[derive(Debug, Clone, Deserialize)]
-pub struct OutputSummary {
-    /// File name, no folder.
-    pub name: String,
-    /// `zip`, `cab`, `exe`, `dir`.
-    pub kind: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// SHA-256, lowercase hex.
-    pub sha256: String,
-}
-
-/// `index.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Index {
-    /// [`INDEX_SCHEMA`].
-    pub schema: String,
-    /// The sepkg that last wrote it.
-    pub tool: String,
-    /// The web root's URL, as last given with `--base-url`.
-    pub base_url: Option<String>,
-    /// Every published artifact, sorted by name.
-    pub packages: Vec<IndexEntry>,
-}
-
-/// One published artifact in `index.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndexEntry {
-    /// File name in the web root.
-    pub name: String,
-    /// Container kind, from the manifest.
-    pub kind: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// SHA-256, lowercase hex.
-    pub sha256: String,
-    /// Product version, from the manifest.
-    pub product_version: Option<String>,
-    /// Build time, from the manifest (only with `SOURCE_DATE_EPOCH`).
-    pub built: Option<String>,
-    /// When this version was copied into the web root (UTC).
-    pub published: String,
-    /// The sidecar's file name.
-    pub sha256_file: String,
-    /// The manifest's file name.
-    pub manifest_file: String,
-    /// The URL to enter in the SEPM wizard, when the base URL is known.
-    pub url: Option<String>,
-}
 
 /// An artifact whose sidecar and manifest agree with its bytes.
 #[derive(Debug, Clone)]
@@ -136,117 +61,6 @@ pub struct Artifact {
     pub manifest: ManifestSummary,
 }
 
-/// Reads a small record file, refusing one larger than [`MAX_RECORD`].
-pub fn read_record(path: &Path) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_RECORD + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, "cannot read", e))?;
-    if bytes.len() as u64 > MAX_RECORD {
-        return Err(Error::TooLarge {
-            at: crate::error::Location::file(path),
-            size: bytes.len() as u64,
-            limit: MAX_RECORD,
-        });
-    }
-    Ok(bytes)
-}
-
-/// Parses a manifest's bytes; `at` names it in errors.
-pub fn parse_manifest(bytes: &[u8], at: &str) -> Result<ManifestSummary> {
-    let m: ManifestSummary = serde_json::from_slice(bytes).map_err(|e| Error::Record {
-        at: at.to_string(),
-        reason: format!("not a sepkg manifest: {e}"),
-    })?;
-    if !m.schema.starts_with("sepkg-manifest/") {
-        return Err(Error::Record {
-            at: at.to_string(),
-            reason: format!("schema {:?} is not a sepkg manifest", m.schema),
-        });
-    }
-    Ok(m)
-}
-
-/// Parses `index.json`; `at` names it in errors.
-pub fn parse_index(bytes: &[u8], at: &str) -> Result<Index> {
-    let index: Index = serde_json::from_slice(bytes).map_err(|e| Error::Record {
-        at: at.to_string(),
-        reason: format!("not a sepkg index.json: {e}"),
-    })?;
-    if !index.schema.starts_with("sepkg-index/") {
-        return Err(Error::Record {
-            at: at.to_string(),
-            reason: format!("schema {:?} is not a sepkg index", index.schema),
-        });
-    }
-    for p in &index.packages {
-        plain_name(&p.name).map_err(|reason| Error::Record {
-            at: at.to_string(),
-            reason,
-        })?;
-    }
-    Ok(index)
-}
-
-/// A sidecar: the hash and, in the `sha256sum` forms, the file name.
-/// Accepts `HEX  NAME`, `HEX *NAME` (binary mode) and a bare `HEX`.
-pub fn parse_sidecar(text: &str) -> std::result::Result<(String, Option<String>), String> {
-    let line = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .ok_or("empty: no SHA-256 in it")?;
-    let (hash, rest) = line.split_at(line.len().min(64));
-    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
-            "{line:?} does not start with a SHA-256 (64 hex digits)"
-        ));
-    }
-    let name = if rest.trim().is_empty() {
-        None
-    } else if let Some(n) = rest.strip_prefix("  ").or_else(|| rest.strip_prefix(" *")) {
-        Some(n.to_string())
-    } else {
-        return Err(format!(
-            "{line:?} is not in sha256sum format (HASH, two spaces, NAME)"
-        ));
-    };
-    Ok((hash.to_ascii_lowercase(), name))
-}
-
-/// Parses `SHA256SUMS` into (name, sha256) pairs.
-pub fn parse_sums(text: &str, at: &str) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |reason: String| Error::Record {
-            at: at.to_string(),
-            reason: format!("line {}: {reason}", n + 1),
-        };
-        let (hash, name) = parse_sidecar(line).map_err(bad)?;
-        let name = name.ok_or_else(|| bad("no file name after the hash".into()))?;
-        plain_name(&name).map_err(bad)?;
-        out.push((name, hash));
-    }
-    Ok(out)
-}
-
-/// Refuses a name that is not a plain file name in the web root, so a
-/// record can never point outside it.
-pub fn plain_name(name: &str) -> std::result::Result<(), String> {
-    if name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains(['/', '\\', '\0'])
-        || name.starts_with('.')
-    {
-        return Err(format!("{name:?} is not a plain file name in the web root"));
-    }
-    Ok(())
-}
-
 fn file_name(path: &Path) -> Result<String> {
     path.file_name()
         .and_then(|n| n.to_str())
@@ -257,22 +71,6 @@ fn file_name(path: &Path) -> Result<String> {
                 path.display()
             ))
         })
-}
-
-/// Hashes `path` with progress.
-pub fn hash_file(path: &Path, progress: &dyn crate::Progress) -> Result<Digest> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
-    let mut reader = HashingReader::new(file);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => progress.advance(n as u64),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io(path, "cannot read", e)),
-        }
-    }
-    Ok(reader.finish())
 }
 
 /// Hashes `path` and refuses it unless `PATH.sha256` and
@@ -289,16 +87,16 @@ pub fn check_artifact(path: &Path, progress: &dyn crate::Progress) -> Result<Art
     let name = file_name(path)?;
     plain_name(&name).map_err(|reason| Error::Usage(format!("{}: {reason}", path.display())))?;
     if [SUMS, INDEX_JSON, INDEX_HTML].contains(&name.as_str())
-        || name.ends_with(".sha256")
-        || name.ends_with(".manifest.json")
+        || name.ends_with(record::SIDECAR_SUFFIX)
+        || name.ends_with(record::MANIFEST_SUFFIX)
     {
         return Err(Error::Usage(format!(
             "{}: that name is kept for the web root's own records; publish the package itself",
             path.display()
         )));
     }
-    let sidecar_path = with_suffix(path, ".sha256");
-    let manifest_path = with_suffix(path, ".manifest.json");
+    let sidecar_path = sidecar_path(path);
+    let manifest_path = manifest_path(path);
     let sidecar_at = sidecar_path.display().to_string();
     let manifest_at = manifest_path.display().to_string();
     let missing = |p: &Path| Error::Record {
@@ -315,16 +113,16 @@ pub fn check_artifact(path: &Path, progress: &dyn crate::Progress) -> Result<Art
         return Err(missing(&manifest_path));
     }
     let sidecar_bytes = read_record(&sidecar_path)?;
-    let (sidecar_hash, sidecar_name) = parse_sidecar(&String::from_utf8_lossy(&sidecar_bytes))
-        .map_err(|reason| Error::Record {
-            at: sidecar_at.clone(),
-            reason,
-        })?;
+    let record::Sidecar {
+        sha256: sidecar_hash,
+        name: sidecar_name,
+    } = parse_sidecar(&String::from_utf8_lossy(&sidecar_bytes))
+        .map_err(|reason| Error::record(&sidecar_at, reason))?;
     let manifest_bytes = read_record(&manifest_path)?;
     let manifest = parse_manifest(&manifest_bytes, &manifest_at)?;
 
     progress.start(meta.len(), &format!("hashing {name}"));
-    let digest = hash_file(path, progress)?;
+    let digest = digest::of_file_with(path, progress)?;
     progress.finish();
 
     if let Some(n) = &sidecar_name
@@ -551,16 +349,15 @@ pub fn publish(
             Ok(_) => {
                 let existing = digest::of_file(&target)?;
                 let same_records = existing.sha256 == a.digest.sha256
-                    && read_if_file(&with_suffix(&target, ".sha256"))?.as_deref()
-                        == Some(sidecar.as_bytes())
-                    && read_if_file(&with_suffix(&target, ".manifest.json"))?.as_deref()
+                    && read_if_file(&sidecar_path(&target))?.as_deref() == Some(sidecar.as_bytes())
+                    && read_if_file(&manifest_path(&target))?.as_deref()
                         == Some(&a.manifest_bytes[..]);
                 if same_records {
                     Action::Unchanged
                 } else if !opts.replace {
                     if existing.sha256 == a.digest.sha256 {
                         return Err(Error::Record {
-                            at: with_suffix(&target, ".manifest.json").display().to_string(),
+                            at: manifest_path(&target).display().to_string(),
                             reason: format!(
                                 "{} is already published with the same bytes but a different .sha256 or manifest; pass --replace to update the records",
                                 a.name
@@ -593,8 +390,8 @@ pub fn publish(
             product_version: a.manifest.product_version.clone(),
             built: a.manifest.built.clone(),
             published,
-            sha256_file: format!("{}.sha256", a.name),
-            manifest_file: format!("{}.manifest.json", a.name),
+            sha256_file: format!("{}{}", a.name, record::SIDECAR_SUFFIX),
+            manifest_file: format!("{}{}", a.name, record::MANIFEST_SUFFIX),
             url: None,
         };
         entries.insert(a.name.clone(), entry.clone());
@@ -621,11 +418,11 @@ pub fn publish(
         tx.put(stage_copy(root, a, progress)?, target.clone());
         records_tx.push((
             stage_bytes(root, &a.name, sidecar.as_bytes())?,
-            with_suffix(target, ".sha256"),
+            sidecar_path(target),
         ));
         records_tx.push((
             stage_bytes(root, &a.name, &a.manifest_bytes)?,
-            with_suffix(target, ".manifest.json"),
+            manifest_path(target),
         ));
     }
     for (staged, target) in records_tx {
@@ -635,7 +432,7 @@ pub fn publish(
     // The index files come from the index just built and from the records
     // on disk (or about to be); written only when their bytes change.
     let sums = render_sums(root, &index, &plans)?;
-    let json = index_json(&index);
+    let json = record::index_json(&index);
     let html = render_html(&index)?;
     for (name, bytes) in [
         (SUMS, sums.as_bytes()),
@@ -674,16 +471,6 @@ pub fn publish(
     })
 }
 
-/// The file's bytes, or `None` when there is no such file.
-fn read_if_file(path: &Path) -> Result<Option<Vec<u8>>> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_file() => read_record(path).map(Some),
-        Ok(_) => Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, "cannot read", e)),
-    }
-}
-
 /// `SHA256SUMS`: every artifact of the index (its hash from the index), and
 /// the sidecar and manifest of each (hashed from what is being written, or
 /// from the web root), sorted by name.
@@ -709,18 +496,7 @@ fn render_sums(
             }
         }
     }
-    Ok(lines
-        .iter()
-        .map(|(name, sha)| sidecar_line(sha, name))
-        .collect())
-}
-
-/// `index.json` as pretty JSON with a final newline.
-pub fn index_json(index: &Index) -> Vec<u8> {
-    // Plain strings and numbers: serialising cannot fail.
-    let mut bytes = serde_json::to_vec_pretty(index).unwrap_or_default();
-    bytes.push(b'\n');
-    bytes
+    Ok(record::render_sums(&lines))
 }
 
 /// A size for people: `9.4 KiB`, `312.0 MiB`.
@@ -856,26 +632,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sidecar_forms() {
-        let h = "a".repeat(64);
-        assert_eq!(
-            parse_sidecar(&format!("{h}  x.zip\n")).unwrap(),
-            (h.clone(), Some("x.zip".into()))
-        );
-        assert_eq!(
-            parse_sidecar(&format!("{h} *x.zip\n")).unwrap(),
-            (h.clone(), Some("x.zip".into()))
-        );
-        assert_eq!(
-            parse_sidecar(&format!("{}\n", h.to_uppercase())).unwrap(),
-            (h.clone(), None)
-        );
-        assert!(parse_sidecar("abc  x.zip").is_err());
-        assert!(parse_sidecar(&format!("{h}x.zip")).is_err());
-        assert!(parse_sidecar("").is_err());
-    }
-
-    #[test]
     fn base_url_joins_and_encodes() {
         let b = BaseUrl::parse("https://sep.example.com/pkgs").unwrap();
         assert_eq!(
@@ -885,14 +641,6 @@ mod tests {
         assert!(BaseUrl::parse("ftp://x/").is_err());
         assert!(BaseUrl::parse("https://").is_err());
         assert!(BaseUrl::parse("https://x/?a=b").is_err());
-    }
-
-    #[test]
-    fn plain_names_only() {
-        for bad in ["", ".", "..", "../x", "a/b", "a\\b", ".hidden"] {
-            assert!(plain_name(bad).is_err(), "{bad}");
-        }
-        assert!(plain_name("SEP-14.zip").is_ok());
     }
 
     #[test]

@@ -22,13 +22,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::digest::{Digest, HashingReader};
+use crate::digest::{self, Digest, HashingReader};
 use crate::error::{Error, Result};
-use crate::publish::{
-    self, INDEX_HTML, INDEX_JSON, Index, SUMS, hash_file, parse_index, parse_manifest,
-    parse_sidecar, parse_sums, read_record,
+use crate::record::{
+    self, INDEX_HTML, INDEX_JSON, Index, MAX_RECORD, Record, SUMS, Sidecar, manifest_path,
+    parse_index, parse_manifest, parse_sidecar, parse_sums, read_record, sidecar_path,
 };
-use crate::transform::with_suffix;
 
 /// What was compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -195,13 +194,13 @@ pub fn is_url(target: &str) -> bool {
 pub fn load_expected(file: &Path, name: &str) -> Result<Expected> {
     let record = file.display().to_string();
     let meta = std::fs::metadata(file).map_err(|e| Error::io(file, "cannot read", e))?;
-    if meta.len() <= publish::MAX_RECORD {
+    if meta.len() <= MAX_RECORD {
         let bytes = read_record(file)?;
         if let Some(e) = expected_from_record(&bytes, &record, name)? {
             return Ok(e);
         }
     }
-    let d = crate::digest::of_file(file)?;
+    let d = digest::of_file(file)?;
     Ok(Expected {
         record,
         size: Some(d.size),
@@ -211,27 +210,20 @@ pub fn load_expected(file: &Path, name: &str) -> Result<Expected> {
 
 /// A manifest, index or sidecar in `bytes`; `None` when it is none of them.
 fn expected_from_record(bytes: &[u8], record: &str, name: &str) -> Result<Option<Expected>> {
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
-        if value.get("output").is_some() {
-            let m = parse_manifest(bytes, record)?;
-            return Ok(Some(Expected {
-                record: record.to_string(),
-                size: Some(m.output.size),
-                sha256: m.output.sha256,
-            }));
-        }
-        if value.get("packages").is_some() {
-            let index = parse_index(bytes, record)?;
-            return expected_from_index(&index, record, name).map(Some);
-        }
-        return Ok(None);
-    }
-    let text = String::from_utf8_lossy(bytes);
-    Ok(parse_sidecar(&text).ok().map(|(sha256, _)| Expected {
-        record: record.to_string(),
-        size: None,
-        sha256,
-    }))
+    Ok(match record::identify(bytes, record)? {
+        Some(Record::Manifest(m)) => Some(Expected {
+            record: record.to_string(),
+            size: Some(m.output.size),
+            sha256: m.output.sha256,
+        }),
+        Some(Record::Index(index)) => Some(expected_from_index(&index, record, name)?),
+        Some(Record::Sidecar(sidecar)) => Some(Expected {
+            record: record.to_string(),
+            size: None,
+            sha256: sidecar.sha256,
+        }),
+        None => None,
+    })
 }
 
 fn expected_from_index(index: &Index, record: &str, name: &str) -> Result<Expected> {
@@ -288,8 +280,8 @@ pub fn artifact(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let sidecar = with_suffix(path, ".sha256");
-    let manifest = with_suffix(path, ".manifest.json");
+    let sidecar = sidecar_path(path);
+    let manifest = manifest_path(path);
     if !sidecar.is_file() && !manifest.is_file() && expect.is_none() {
         return Err(Error::Record {
             at: subject,
@@ -302,17 +294,17 @@ pub fn artifact(
         .map_err(|e| Error::io(path, "cannot read", e))?
         .len();
     progress.start(size, &format!("hashing {name}"));
-    let got = hash_file(path, progress)?;
+    let got = digest::of_file_with(path, progress)?;
     progress.finish();
 
     let mut checks = Vec::new();
     if sidecar.is_file() {
         let record = sidecar.display().to_string();
         let text = String::from_utf8_lossy(&read_record(&sidecar)?).into_owned();
-        let (sha256, named) = parse_sidecar(&text).map_err(|reason| Error::Record {
-            at: record.clone(),
-            reason,
-        })?;
+        let Sidecar {
+            sha256,
+            name: named,
+        } = parse_sidecar(&text).map_err(|reason| Error::record(&record, reason))?;
         if let Some(named) = named {
             checks.push(Check::new(&subject, &record, Field::Name, named, &name));
         }
@@ -430,7 +422,7 @@ pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
     for name in &listed {
         let path = dir.join(name);
         let d = match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_file() => Some(hash_file(&path, progress)?),
+            Ok(m) if m.is_file() => Some(digest::of_file_with(&path, progress)?),
             _ => None,
         };
         digests.insert(name.clone(), d);
@@ -477,7 +469,10 @@ pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
         if sidecar_path.is_file() {
             let text = String::from_utf8_lossy(&read_record(&sidecar_path)?).into_owned();
             match parse_sidecar(&text) {
-                Ok((sha, named)) => {
+                Ok(Sidecar {
+                    sha256: sha,
+                    name: named,
+                }) => {
                     if let Some(named) = named {
                         checks.push(Check::new(
                             &p.name,
@@ -737,19 +732,16 @@ pub fn url(
             response
                 .into_body()
                 .into_reader()
-                .take(publish::MAX_RECORD + 1)
+                .take(MAX_RECORD + 1)
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::Network {
                     url: index_url.clone(),
                     reason: format!("download broke off: {e}"),
                 })?;
-            if bytes.len() as u64 > publish::MAX_RECORD {
+            if bytes.len() as u64 > MAX_RECORD {
                 return Err(Error::Record {
                     at: index_url,
-                    reason: format!(
-                        "larger than {} bytes: not a sepkg index.json",
-                        publish::MAX_RECORD
-                    ),
+                    reason: format!("larger than {} bytes: not a sepkg index.json", MAX_RECORD),
                 });
             }
             let index = parse_index(&bytes, &index_url)?;
