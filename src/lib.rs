@@ -41,6 +41,7 @@
 pub mod atomic;
 pub mod audit;
 pub mod cli;
+mod contain;
 pub mod digest;
 pub mod error;
 pub mod manifest;
