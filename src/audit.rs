@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::msi::{self, Decision, MsiInfo, UpgradeRow, Version};
 use crate::package::{ContainerInfo, Kind, Package, split_name};
 use crate::record::{self, read_beside, sums_lookup};
-use crate::setaid::{self, IniFile};
+use crate::setaid::{self, Duplicate, IniFile};
 use crate::sylink;
 
 /// The report's schema name and version.
@@ -176,17 +176,6 @@ pub struct SetaidReport {
     pub duplicates: Vec<Duplicate>,
     /// Why it could not be read, if it could not.
     pub error: Option<String>,
-}
-
-/// A key written more than once in one section; the first one counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Duplicate {
-    /// The section, as this module names it.
-    pub section: String,
-    /// The key as first written.
-    pub key: String,
-    /// Every line it stands on, 1-based.
-    pub lines: Vec<usize>,
 }
 
 /// What the root's setup.ini says.
@@ -991,30 +980,6 @@ fn msi_findings(
     }
 }
 
-/// Keys that appear more than once in `[CUSTOM_SMC_CONFIG]` or
-/// `[FEATURE_SELECTION]`, in the order first written.
-fn duplicate_keys(ini: &IniFile) -> Vec<Duplicate> {
-    let mut out = Vec::new();
-    for section in [setaid::SMC_SECTION, setaid::FEATURE_SECTION] {
-        let mut found: Vec<Duplicate> = Vec::new();
-        for o in ini.section_entries(section) {
-            match found
-                .iter_mut()
-                .find(|d| d.key.eq_ignore_ascii_case(&o.key))
-            {
-                Some(d) => d.lines.push(o.line),
-                None => found.push(Duplicate {
-                    section: section.to_string(),
-                    key: o.key,
-                    lines: vec![o.line],
-                }),
-            }
-        }
-        out.extend(found.into_iter().filter(|d| d.lines.len() > 1));
-    }
-    out
-}
-
 fn read_setaid(pkg: &mut Package, index: usize) -> SetaidReport {
     let entry = pkg.entries()[index].name.clone();
     let mut report = SetaidReport {
@@ -1037,14 +1002,12 @@ fn read_setaid(pkg: &mut Package, index: usize) -> SetaidReport {
             return report;
         }
     };
+    let facts = ini.facts();
     report.encoding = Some(ini.encoding());
-    report.keep_previous_setting = ini
-        .get(setaid::SMC_SECTION, setaid::KEEP_PREVIOUS)
-        .map(KeyValue::from);
-    report.keep_previous_elsewhere = ini
-        .occurrences(setaid::KEEP_PREVIOUS)
+    report.keep_previous_setting = facts.keep_previous.map(KeyValue::from);
+    report.keep_previous_elsewhere = facts
+        .keep_previous_elsewhere
         .into_iter()
-        .filter(|o| !o.section.eq_ignore_ascii_case(setaid::SMC_SECTION))
         .map(KeyValue::from)
         .collect();
     report.features = ini
@@ -1056,7 +1019,7 @@ fn read_setaid(pkg: &mut Package, index: usize) -> SetaidReport {
             line: o.line,
         })
         .collect();
-    report.duplicates = duplicate_keys(&ini);
+    report.duplicates = facts.duplicates;
     report
 }
 
