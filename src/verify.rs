@@ -25,8 +25,9 @@ use serde::Serialize;
 use crate::digest::{self, Digest, HashingReader};
 use crate::error::{Error, Result};
 use crate::record::{
-    self, INDEX_HTML, INDEX_JSON, Index, MAX_RECORD, Record, SUMS, Sidecar, manifest_path,
-    parse_index, parse_manifest, parse_sidecar, parse_sums, read_record, sidecar_path,
+    self, INDEX_HTML, INDEX_JSON, Index, IndexEntry, MAX_RECORD, Record, SUMS, Sidecar,
+    manifest_path, parse_index, parse_manifest, parse_sidecar, parse_sums, read_record,
+    sidecar_path,
 };
 
 /// What was compared.
@@ -352,65 +353,100 @@ pub fn artifact(
 /// Verifies a web root written by `sepkg publish`.
 pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
     let target = dir.display().to_string();
-    let sums_path = dir.join(SUMS);
-    let index_path = dir.join(INDEX_JSON);
-    if !sums_path.is_file() && !index_path.is_file() {
-        return Err(Error::Record {
-            at: target,
-            reason: format!("not a web root published by sepkg: no {SUMS} or {INDEX_JSON} in it"),
-        });
-    }
-    let sums_at = sums_path.display().to_string();
-    let index_at = index_path.display().to_string();
     let mut checks = Vec::new();
-    let sums = if sums_path.is_file() {
-        let text = String::from_utf8_lossy(&read_record(&sums_path)?).into_owned();
-        Some(parse_sums(&text, &sums_at)?)
-    } else {
-        checks.push(Check::new(
-            SUMS,
-            &target,
-            Field::Present,
-            "present",
-            "missing",
-        ));
-        None
-    };
-    let index = if index_path.is_file() {
-        Some(parse_index(&read_record(&index_path)?, &index_at)?)
-    } else {
-        checks.push(Check::new(
-            INDEX_JSON,
-            &target,
-            Field::Present,
-            "present",
-            "missing",
-        ));
-        None
-    };
-    if index.is_some() && !dir.join(INDEX_HTML).is_file() {
-        checks.push(Check::new(
-            INDEX_HTML,
-            &target,
-            Field::Present,
-            "present",
-            "missing",
-        ));
+    let records = WebRootRecords::read(dir, &mut checks)?;
+    let listed = records.listed();
+    let digests = hash_listed(dir, &listed, progress)?;
+    let digest_of = |name: &str| digests.get(name).cloned().flatten();
+
+    for (name, sha) in records.sums.iter().flatten() {
+        match digest_of(name) {
+            Some(d) => checks.push(Check::new(name, SUMS, Field::Sha256, sha, &d.sha256)),
+            None => checks.push(Check::new(name, SUMS, Field::Present, "present", "missing")),
+        }
+    }
+    for p in records.index.iter().flat_map(|i| i.packages.iter()) {
+        match digest_of(&p.name) {
+            Some(d) => check_package(dir, p, &d, records.sums.as_deref(), &mut checks)?,
+            None => checks.push(Check::new(
+                &p.name,
+                INDEX_JSON,
+                Field::Present,
+                "present",
+                "missing",
+            )),
+        }
+    }
+    check_unlisted(dir, &listed, &mut checks)?;
+    Ok(Report::new(&target, TargetKind::Webroot, checks))
+}
+
+/// A web root's own records: `SHA256SUMS` and `index.json`, each when
+/// present.
+struct WebRootRecords {
+    sums: Option<Vec<(String, String)>>,
+    index: Option<Index>,
+}
+
+impl WebRootRecords {
+    /// Reads both; a missing one (and a missing `index.html` beside an
+    /// `index.json`) is a failed check, both missing is not a web root.
+    fn read(dir: &Path, checks: &mut Vec<Check>) -> Result<WebRootRecords> {
+        let target = dir.display().to_string();
+        let sums_path = dir.join(SUMS);
+        let index_path = dir.join(INDEX_JSON);
+        if !sums_path.is_file() && !index_path.is_file() {
+            return Err(Error::record(
+                target,
+                format!("not a web root published by sepkg: no {SUMS} or {INDEX_JSON} in it"),
+            ));
+        }
+        let missing = |name: &str| Check::new(name, &target, Field::Present, "present", "missing");
+        let sums = if sums_path.is_file() {
+            let text = String::from_utf8_lossy(&read_record(&sums_path)?).into_owned();
+            Some(parse_sums(&text, &sums_path.display().to_string())?)
+        } else {
+            checks.push(missing(SUMS));
+            None
+        };
+        let index = if index_path.is_file() {
+            let at = index_path.display().to_string();
+            Some(parse_index(&read_record(&index_path)?, &at)?)
+        } else {
+            checks.push(missing(INDEX_JSON));
+            None
+        };
+        if index.is_some() && !dir.join(INDEX_HTML).is_file() {
+            checks.push(missing(INDEX_HTML));
+        }
+        Ok(WebRootRecords { sums, index })
     }
 
-    // Every name any record lists; each file is hashed once.
-    let mut listed: BTreeSet<String> = [SUMS, INDEX_JSON, INDEX_HTML]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    for (name, _) in sums.iter().flatten() {
-        listed.insert(name.clone());
+    /// Every name any record lists, the records themselves included.
+    fn listed(&self) -> BTreeSet<String> {
+        let mut listed: BTreeSet<String> = [SUMS, INDEX_JSON, INDEX_HTML]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for (name, _) in self.sums.iter().flatten() {
+            listed.insert(name.clone());
+        }
+        for p in self.index.iter().flat_map(|i| i.packages.iter()) {
+            listed.insert(p.name.clone());
+            listed.insert(p.sha256_file.clone());
+            listed.insert(p.manifest_file.clone());
+        }
+        listed
     }
-    for p in index.iter().flat_map(|i| i.packages.iter()) {
-        listed.insert(p.name.clone());
-        listed.insert(p.sha256_file.clone());
-        listed.insert(p.manifest_file.clone());
-    }
+}
+
+/// The digest of each listed file that is there (`None` for one that is
+/// not a file), each hashed once, under one progress bar.
+fn hash_listed(
+    dir: &Path,
+    listed: &BTreeSet<String>,
+    progress: &dyn crate::Progress,
+) -> Result<BTreeMap<String, Option<Digest>>> {
     let total: u64 = listed
         .iter()
         .filter_map(|n| std::fs::metadata(dir.join(n)).ok())
@@ -418,8 +454,8 @@ pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
         .map(|m| m.len())
         .sum();
     progress.start(total, "hashing the web root");
-    let mut digests: BTreeMap<String, Option<Digest>> = BTreeMap::new();
-    for name in &listed {
+    let mut digests = BTreeMap::new();
+    for name in listed {
         let path = dir.join(name);
         let d = match std::fs::symlink_metadata(&path) {
             Ok(m) if m.is_file() => Some(digest::of_file_with(&path, progress)?),
@@ -428,126 +464,143 @@ pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
         digests.insert(name.clone(), d);
     }
     progress.finish();
-    let digest_of = |name: &str| digests.get(name).cloned().flatten();
+    Ok(digests)
+}
 
-    for (name, sha) in sums.iter().flatten() {
-        match digest_of(name) {
-            Some(d) => checks.push(Check::new(name, SUMS, Field::Sha256, sha, &d.sha256)),
-            None => checks.push(Check::new(name, SUMS, Field::Present, "present", "missing")),
-        }
-    }
-    for p in index.iter().flat_map(|i| i.packages.iter()) {
-        let Some(d) = digest_of(&p.name) else {
-            checks.push(Check::new(
-                &p.name,
-                INDEX_JSON,
-                Field::Present,
-                "present",
-                "missing",
-            ));
-            continue;
-        };
-        checks.push(Check::new(&p.name, INDEX_JSON, Field::Size, p.size, d.size));
+/// One `index.json` package that is present (digest `d`): against the
+/// index, `SHA256SUMS`, its sidecar and its manifest.
+fn check_package(
+    dir: &Path,
+    p: &IndexEntry,
+    d: &Digest,
+    sums: Option<&[(String, String)]>,
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    checks.push(Check::new(&p.name, INDEX_JSON, Field::Size, p.size, d.size));
+    checks.push(Check::new(
+        &p.name,
+        INDEX_JSON,
+        Field::Sha256,
+        &p.sha256,
+        &d.sha256,
+    ));
+    if let Some(sums) = sums {
+        let in_sums = sums.iter().any(|(n, _)| n == &p.name);
         checks.push(Check::new(
             &p.name,
-            INDEX_JSON,
-            Field::Sha256,
-            &p.sha256,
-            &d.sha256,
+            SUMS,
+            Field::Listed,
+            "listed",
+            if in_sums { "listed" } else { "not listed" },
         ));
-        if let Some(sums) = &sums {
-            let in_sums = sums.iter().any(|(n, _)| n == &p.name);
+    }
+    check_package_sidecar(dir, p, d, checks)?;
+    check_package_manifest(dir, p, d, checks)
+}
+
+/// A published package's `.sha256` against its digest.
+fn check_package_sidecar(
+    dir: &Path,
+    p: &IndexEntry,
+    d: &Digest,
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    let sidecar_path = dir.join(&p.sha256_file);
+    if !sidecar_path.is_file() {
+        checks.push(Check::new(
+            &p.sha256_file,
+            INDEX_JSON,
+            Field::Present,
+            "present",
+            "missing",
+        ));
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&read_record(&sidecar_path)?).into_owned();
+    match parse_sidecar(&text) {
+        Ok(Sidecar {
+            sha256: sha,
+            name: named,
+        }) => {
+            if let Some(named) = named {
+                checks.push(Check::new(
+                    &p.name,
+                    &p.sha256_file,
+                    Field::Name,
+                    named,
+                    &p.name,
+                ));
+            }
             checks.push(Check::new(
                 &p.name,
-                SUMS,
-                Field::Listed,
-                "listed",
-                if in_sums { "listed" } else { "not listed" },
-            ));
-        }
-        let sidecar_path = dir.join(&p.sha256_file);
-        if sidecar_path.is_file() {
-            let text = String::from_utf8_lossy(&read_record(&sidecar_path)?).into_owned();
-            match parse_sidecar(&text) {
-                Ok(Sidecar {
-                    sha256: sha,
-                    name: named,
-                }) => {
-                    if let Some(named) = named {
-                        checks.push(Check::new(
-                            &p.name,
-                            &p.sha256_file,
-                            Field::Name,
-                            named,
-                            &p.name,
-                        ));
-                    }
-                    checks.push(Check::new(
-                        &p.name,
-                        &p.sha256_file,
-                        Field::Sha256,
-                        sha,
-                        &d.sha256,
-                    ));
-                }
-                Err(reason) => checks.push(Check::new(
-                    &p.sha256_file,
-                    &p.sha256_file,
-                    Field::Sha256,
-                    "a sha256sum line",
-                    reason,
-                )),
-            }
-        } else {
-            checks.push(Check::new(
                 &p.sha256_file,
-                INDEX_JSON,
-                Field::Present,
-                "present",
-                "missing",
+                Field::Sha256,
+                sha,
+                &d.sha256,
             ));
         }
-        let manifest_path = dir.join(&p.manifest_file);
-        if manifest_path.is_file() {
-            let at = manifest_path.display().to_string();
-            match parse_manifest(&read_record(&manifest_path)?, &at) {
-                Ok(m) => {
-                    checks.push(Check::new(
-                        &p.name,
-                        &p.manifest_file,
-                        Field::Size,
-                        m.output.size,
-                        d.size,
-                    ));
-                    checks.push(Check::new(
-                        &p.name,
-                        &p.manifest_file,
-                        Field::Sha256,
-                        m.output.sha256,
-                        &d.sha256,
-                    ));
-                }
-                Err(e) => checks.push(Check::new(
-                    &p.manifest_file,
-                    &p.manifest_file,
-                    Field::Sha256,
-                    "a sepkg manifest",
-                    e.to_string(),
-                )),
-            }
-        } else {
-            checks.push(Check::new(
-                &p.manifest_file,
-                INDEX_JSON,
-                Field::Present,
-                "present",
-                "missing",
-            ));
-        }
+        Err(reason) => checks.push(Check::new(
+            &p.sha256_file,
+            &p.sha256_file,
+            Field::Sha256,
+            "a sha256sum line",
+            reason,
+        )),
     }
+    Ok(())
+}
 
-    // Whatever the server would also serve: leftovers of an interrupted
-    // publish (hidden `.NAME.*.part`), stray uploads, folders.
+/// A published package's `.manifest.json` against its digest.
+fn check_package_manifest(
+    dir: &Path,
+    p: &IndexEntry,
+    d: &Digest,
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    let manifest_path = dir.join(&p.manifest_file);
+    if !manifest_path.is_file() {
+        checks.push(Check::new(
+            &p.manifest_file,
+            INDEX_JSON,
+            Field::Present,
+            "present",
+            "missing",
+        ));
+        return Ok(());
+    }
+    let at = manifest_path.display().to_string();
+    match parse_manifest(&read_record(&manifest_path)?, &at) {
+        Ok(m) => {
+            checks.push(Check::new(
+                &p.name,
+                &p.manifest_file,
+                Field::Size,
+                m.output.size,
+                d.size,
+            ));
+            checks.push(Check::new(
+                &p.name,
+                &p.manifest_file,
+                Field::Sha256,
+                m.output.sha256,
+                &d.sha256,
+            ));
+        }
+        Err(e) => checks.push(Check::new(
+            &p.manifest_file,
+            &p.manifest_file,
+            Field::Sha256,
+            "a sepkg manifest",
+            e.to_string(),
+        )),
+    }
+    Ok(())
+}
+
+/// Whatever the server would also serve: leftovers of an interrupted
+/// publish (hidden `.NAME.*.part`), stray uploads, folders (named with a
+/// final `/`).
+fn check_unlisted(dir: &Path, listed: &BTreeSet<String>, checks: &mut Vec<Check>) -> Result<()> {
     let mut present: Vec<String> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, "cannot list", e))?
         .filter_map(|e| e.ok())
@@ -569,7 +622,7 @@ pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
             "not listed",
         ));
     }
-    Ok(Report::new(&target, TargetKind::Webroot, checks))
+    Ok(())
 }
 
 fn agent(http: &HttpOptions) -> Result<ureq::Agent> {
