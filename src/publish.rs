@@ -292,6 +292,78 @@ pub fn publish(
             root.display()
         )));
     }
+    let checked = check_artifacts(artifacts, progress)?;
+    let index_path = root.join(INDEX_JSON);
+    let old_index = if index_path.exists() {
+        let bytes = read_record(&index_path)?;
+        Some(parse_index(&bytes, &index_path.display().to_string())?)
+    } else {
+        None
+    };
+    let base_url = base_url(opts, old_index.as_ref(), &index_path)?;
+    let mut entries: BTreeMap<String, IndexEntry> = old_index
+        .iter()
+        .flat_map(|i| i.packages.iter())
+        .map(|p| (p.name.clone(), p.clone()))
+        .collect();
+    let now = rfc3339_utc(time::OffsetDateTime::now_utc());
+
+    // Decide every artifact's fate before writing anything, so a refusal
+    // leaves the web root untouched.
+    let mut plans = Vec::new();
+    for a in &checked {
+        let plan = plan(root, a, opts.replace)?;
+        let published = match (&plan.action, entries.get(&a.name)) {
+            (Action::Unchanged, Some(old)) if old.sha256 == a.digest.sha256 => {
+                old.published.clone()
+            }
+            _ => now.clone(),
+        };
+        entries.insert(a.name.clone(), index_entry(a, published));
+        plans.push(plan);
+    }
+    for e in entries.values_mut() {
+        e.url = base_url.as_ref().map(|b| b.join(&e.name));
+    }
+    let index = Index {
+        schema: INDEX_SCHEMA.to_string(),
+        tool: crate::manifest::tool(),
+        base_url: base_url.as_ref().map(|b| b.as_str().to_string()),
+        packages: entries.into_values().collect(),
+    };
+
+    let mut tx = Transaction::new();
+    stage_artifacts(root, &plans, &mut tx, progress)?;
+    stage_index(root, &index, &plans, &mut tx)?;
+    let written = tx.commit()?.written;
+    let packages = plans
+        .into_iter()
+        .map(|plan| {
+            let entry = index
+                .packages
+                .iter()
+                .find(|e| e.name == plan.artifact.name)
+                .cloned()
+                .ok_or_else(|| Error::internal("a published entry is not in the index"))?;
+            Ok(Published {
+                source: plan.artifact.path.clone(),
+                path: plan.target,
+                action: plan.action,
+                entry,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Outcome {
+        webroot: root.clone(),
+        packages,
+        index,
+        written,
+    })
+}
+
+/// Checks every artifact ([`check_artifact`]) and refuses two that would
+/// take one name.
+fn check_artifacts(artifacts: &[PathBuf], progress: &dyn crate::Progress) -> Result<Vec<Artifact>> {
     let mut checked: Vec<Artifact> = Vec::new();
     for path in artifacts {
         let a = check_artifact(path, progress)?;
@@ -305,135 +377,134 @@ pub fn publish(
         }
         checked.push(a);
     }
+    Ok(checked)
+}
 
-    let index_path = root.join(INDEX_JSON);
-    let old_index = if index_path.exists() {
-        let bytes = read_record(&index_path)?;
-        Some(parse_index(&bytes, &index_path.display().to_string())?)
-    } else {
-        None
-    };
-    let base_url = match (
-        &opts.base_url,
-        old_index.as_ref().and_then(|i| i.base_url.as_ref()),
-    ) {
-        (Some(b), _) => Some(b.clone()),
-        (None, Some(old)) => Some(BaseUrl::parse(old).map_err(|reason| Error::Record {
-            at: index_path.display().to_string(),
-            reason: format!("base_url: {reason}"),
-        })?),
-        (None, None) => None,
-    };
-    let mut entries: BTreeMap<String, IndexEntry> = old_index
-        .iter()
-        .flat_map(|i| i.packages.iter())
-        .map(|p| (p.name.clone(), p.clone()))
-        .collect();
-    let now = rfc3339_utc(time::OffsetDateTime::now_utc());
+/// The base URL: `--base-url`, else the one `index.json` remembers.
+fn base_url(opts: &Options, old: Option<&Index>, index_path: &Path) -> Result<Option<BaseUrl>> {
+    Ok(
+        match (&opts.base_url, old.and_then(|i| i.base_url.as_ref())) {
+            (Some(b), _) => Some(b.clone()),
+            (None, Some(old)) => Some(BaseUrl::parse(old).map_err(|reason| {
+                Error::record(index_path.display(), format!("base_url: {reason}"))
+            })?),
+            (None, None) => None,
+        },
+    )
+}
 
-    // Decide every artifact's fate before writing anything, so a refusal
-    // leaves the web root untouched.
-    let mut plans = Vec::new();
-    for a in &checked {
-        let target = root.join(&a.name);
-        let sidecar = sidecar_line(&a.digest.sha256, &a.name);
-        let action = match std::fs::symlink_metadata(&target) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Action::Added,
-            Err(e) => return Err(Error::io(&target, "cannot read", e)),
-            Ok(m) if !m.is_file() => {
-                return Err(Error::Usage(format!(
-                    "{}: is a folder or link, not a published file; move it out of the web root",
-                    target.display()
-                )));
-            }
-            Ok(_) => {
-                let existing = digest::of_file(&target)?;
-                let same_records = existing.sha256 == a.digest.sha256
-                    && read_if_file(&sidecar_path(&target))?.as_deref() == Some(sidecar.as_bytes())
-                    && read_if_file(&manifest_path(&target))?.as_deref()
-                        == Some(&a.manifest_bytes[..]);
-                if same_records {
-                    Action::Unchanged
-                } else if !opts.replace {
-                    if existing.sha256 == a.digest.sha256 {
-                        return Err(Error::Record {
-                            at: manifest_path(&target).display().to_string(),
-                            reason: format!(
-                                "{} is already published with the same bytes but a different .sha256 or manifest; pass --replace to update the records",
-                                a.name
-                            ),
-                        });
-                    }
-                    return Err(Error::AlreadyPublished {
-                        path: target,
-                        existing: existing.sha256,
-                        new: a.digest.sha256.clone(),
-                    });
-                } else {
-                    Action::Replaced {
-                        previous_sha256: existing.sha256,
-                    }
+/// What publish does with one checked artifact.
+struct Plan<'a> {
+    artifact: &'a Artifact,
+    /// Where it goes in the web root.
+    target: PathBuf,
+    /// Its `.sha256` line.
+    sidecar: String,
+    action: Action,
+}
+
+/// Decides what to do with `a`: add it, leave it (same bytes and records
+/// already there), replace it (only with `replace`), or refuse.
+fn plan<'a>(root: &Path, a: &'a Artifact, replace: bool) -> Result<Plan<'a>> {
+    let target = root.join(&a.name);
+    let sidecar = sidecar_line(&a.digest.sha256, &a.name);
+    let action = match std::fs::symlink_metadata(&target) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Action::Added,
+        Err(e) => return Err(Error::io(&target, "cannot read", e)),
+        Ok(m) if !m.is_file() => {
+            return Err(Error::Usage(format!(
+                "{}: is a folder or link, not a published file; move it out of the web root",
+                target.display()
+            )));
+        }
+        Ok(_) => {
+            let existing = digest::of_file(&target)?;
+            let same_records = existing.sha256 == a.digest.sha256
+                && read_if_file(&sidecar_path(&target))?.as_deref() == Some(sidecar.as_bytes())
+                && read_if_file(&manifest_path(&target))?.as_deref() == Some(&a.manifest_bytes[..]);
+            if same_records {
+                Action::Unchanged
+            } else if !replace {
+                if existing.sha256 == a.digest.sha256 {
+                    return Err(Error::record(
+                        manifest_path(&target).display(),
+                        format!(
+                            "{} is already published with the same bytes but a different .sha256 or manifest; pass --replace to update the records",
+                            a.name
+                        ),
+                    ));
+                }
+                return Err(Error::AlreadyPublished {
+                    path: target,
+                    existing: existing.sha256,
+                    new: a.digest.sha256.clone(),
+                });
+            } else {
+                Action::Replaced {
+                    previous_sha256: existing.sha256,
                 }
             }
-        };
-        let published = match (&action, entries.get(&a.name)) {
-            (Action::Unchanged, Some(old)) if old.sha256 == a.digest.sha256 => {
-                old.published.clone()
-            }
-            _ => now.clone(),
-        };
-        let entry = IndexEntry {
-            name: a.name.clone(),
-            kind: a.manifest.output.kind.clone(),
-            size: a.digest.size,
-            sha256: a.digest.sha256.clone(),
-            product_version: a.manifest.product_version.clone(),
-            built: a.manifest.built.clone(),
-            published,
-            sha256_file: format!("{}{}", a.name, record::SIDECAR_SUFFIX),
-            manifest_file: format!("{}{}", a.name, record::MANIFEST_SUFFIX),
-            url: None,
-        };
-        entries.insert(a.name.clone(), entry.clone());
-        plans.push((a, target, sidecar, action, entry));
-    }
-    for e in entries.values_mut() {
-        e.url = base_url.as_ref().map(|b| b.join(&e.name));
-    }
-    let index = Index {
-        schema: INDEX_SCHEMA.to_string(),
-        tool: crate::manifest::tool(),
-        base_url: base_url.as_ref().map(|b| b.as_str().to_string()),
-        packages: entries.into_values().collect(),
-    };
-
-    // Artifacts first, then their records, then the index: a web server
-    // never lists a file that is not there yet.
-    let mut tx = Transaction::new();
-    let mut records_tx = Vec::new();
-    for (a, target, sidecar, action, _) in &plans {
-        if *action == Action::Unchanged {
-            continue;
         }
-        tx.put(stage_copy(root, a, progress)?, target.clone());
-        records_tx.push((
-            stage_bytes(root, &a.name, sidecar.as_bytes())?,
-            sidecar_path(target),
+    };
+    Ok(Plan {
+        artifact: a,
+        target,
+        sidecar,
+        action,
+    })
+}
+
+/// `a`'s `index.json` entry (its URL is set once the base URL is known).
+fn index_entry(a: &Artifact, published: String) -> IndexEntry {
+    IndexEntry {
+        name: a.name.clone(),
+        kind: a.manifest.output.kind.clone(),
+        size: a.digest.size,
+        sha256: a.digest.sha256.clone(),
+        product_version: a.manifest.product_version.clone(),
+        built: a.manifest.built.clone(),
+        published,
+        sha256_file: format!("{}{}", a.name, record::SIDECAR_SUFFIX),
+        manifest_file: format!("{}{}", a.name, record::MANIFEST_SUFFIX),
+        url: None,
+    }
+}
+
+/// Stages each artifact that changes, then its sidecar and manifest: the
+/// artifacts are renamed first, then their records, so a web server never
+/// lists a file that is not there yet.
+fn stage_artifacts(
+    root: &Path,
+    plans: &[Plan<'_>],
+    tx: &mut Transaction,
+    progress: &dyn crate::Progress,
+) -> Result<()> {
+    let mut records = Vec::new();
+    for plan in plans.iter().filter(|p| p.action != Action::Unchanged) {
+        let a = plan.artifact;
+        tx.put(stage_copy(root, a, progress)?, plan.target.clone());
+        records.push((
+            stage_bytes(root, &a.name, plan.sidecar.as_bytes())?,
+            sidecar_path(&plan.target),
         ));
-        records_tx.push((
+        records.push((
             stage_bytes(root, &a.name, &a.manifest_bytes)?,
-            manifest_path(target),
+            manifest_path(&plan.target),
         ));
     }
-    for (staged, target) in records_tx {
+    for (staged, target) in records {
         tx.put(staged, target);
     }
+    Ok(())
+}
 
-    // The index files come from the index just built and from the records
-    // on disk (or about to be); written only when their bytes change.
-    let sums = render_sums(root, &index, &plans)?;
-    let json = record::index_json(&index);
-    let html = render_html(&index)?;
+/// Stages `SHA256SUMS`, `index.json` and `index.html`, from the index just
+/// built and the records on disk (or about to be), each only when its bytes
+/// change.
+fn stage_index(root: &Path, index: &Index, plans: &[Plan<'_>], tx: &mut Transaction) -> Result<()> {
+    let sums = render_sums(root, index, plans)?;
+    let json = record::index_json(index);
+    let html = render_html(index)?;
     for (name, bytes) in [
         (SUMS, sums.as_bytes()),
         (INDEX_JSON, &json[..]),
@@ -444,48 +515,23 @@ pub fn publish(
             tx.put(stage_bytes(root, name, bytes)?, target);
         }
     }
-    let written = tx.commit()?.written;
-
-    let packages = plans
-        .into_iter()
-        .map(|(a, target, _, action, _)| {
-            let entry = index
-                .packages
-                .iter()
-                .find(|e| e.name == a.name)
-                .cloned()
-                .ok_or_else(|| Error::internal("a published entry is not in the index"))?;
-            Ok(Published {
-                source: a.path.clone(),
-                path: target,
-                action,
-                entry,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Outcome {
-        webroot: root.clone(),
-        packages,
-        index,
-        written,
-    })
+    Ok(())
 }
 
 /// `SHA256SUMS`: every artifact of the index (its hash from the index), and
 /// the sidecar and manifest of each (hashed from what is being written, or
 /// from the web root), sorted by name.
-fn render_sums(
-    root: &Path,
-    index: &Index,
-    plans: &[(&Artifact, PathBuf, String, Action, IndexEntry)],
-) -> Result<String> {
+fn render_sums(root: &Path, index: &Index, plans: &[Plan<'_>]) -> Result<String> {
     let mut lines: BTreeMap<String, String> = BTreeMap::new();
     for e in &index.packages {
         lines.insert(e.name.clone(), e.sha256.clone());
-        let new = plans.iter().find(|p| p.0.name == e.name);
+        let new = plans.iter().find(|p| p.artifact.name == e.name);
         for (file, staged) in [
-            (&e.sha256_file, new.map(|p| p.2.as_bytes())),
-            (&e.manifest_file, new.map(|p| &p.0.manifest_bytes[..])),
+            (&e.sha256_file, new.map(|p| p.sidecar.as_bytes())),
+            (
+                &e.manifest_file,
+                new.map(|p| &p.artifact.manifest_bytes[..]),
+            ),
         ] {
             let sha = match staged {
                 Some(bytes) => Some(digest::of_bytes(bytes).sha256),
