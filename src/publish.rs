@@ -3,7 +3,7 @@
 //! A web root holds, for each published artifact `NAME`: `NAME`, `NAME.sha256`
 //! and `NAME.manifest.json`; and for the whole folder `SHA256SUMS` (every
 //! artifact, sidecar and manifest, `sha256sum -c` format, sorted by name),
-//! `index.json` (schema [`INDEX_SCHEMA`](crate::record::INDEX_SCHEMA)) and `index.html` (rendered from
+//! `index.json` (schema [`INDEX_SCHEMA`]) and `index.html` (rendered from
 //! `templates/index.html`).
 //!
 //! The stages:
@@ -12,19 +12,18 @@
 //! 2. [`publish`] decides for each one: added, replaced (only with
 //!    `--replace`) or unchanged (same bytes, same records: nothing written).
 //! 3. Everything new is staged under hidden temporary names in the web root
-//!    and fsynced, then renamed into place in one
-//!    [`Transaction`](crate::atomic::Transaction): artifacts
-//!    first, then sidecars and manifests, then `SHA256SUMS`, `index.json`,
-//!    `index.html`. A web server therefore never serves half a file, and
-//!    never a `SHA256SUMS` naming a file that is not there yet. If a rename
-//!    fails, the ones already made are undone (replaced files come back from
-//!    hard-linked backups), so the web root is as it was.
+//!    and fsynced, then renamed into place in one [`Transaction`]:
+//!    artifacts first, then sidecars and manifests, then `SHA256SUMS`,
+//!    `index.json`, `index.html`. A web server therefore never serves half a
+//!    file, and never a `SHA256SUMS` naming a file that is not there yet. If
+//!    a rename fails, the ones already made are undone (replaced files come
+//!    back from hard-linked backups), so the web root is as it was.
 //!
 //! What it cannot undo (see [`crate::atomic`] for the exact guarantee): a
 //! process killed between two renames leaves the renames made so far (each
 //! file is still whole) and hidden `.NAME.*.part` or `.bak` files, which
-//! `sepkg verify WEBROOT` reports. One publish at a
-//! time per web root: two at once can lose each other's index entries.
+//! `sepkg verify WEBROOT` reports. One publish at a time per web root: two
+//! at once can lose each other's index entries.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
