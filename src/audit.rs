@@ -22,7 +22,8 @@ use crate::digest;
 use crate::error::{Error, Result};
 use crate::msi::{self, Decision, MsiInfo, UpgradeRow, Version};
 use crate::package::{ContainerInfo, Kind, Package, split_name};
-use crate::setaid::{self, IniFile};
+use crate::record::{self, read_beside, sums_lookup};
+use crate::setaid::{self, Duplicate, IniFile};
 use crate::sylink;
 
 /// The report's schema name and version.
@@ -175,17 +176,6 @@ pub struct SetaidReport {
     pub duplicates: Vec<Duplicate>,
     /// Why it could not be read, if it could not.
     pub error: Option<String>,
-}
-
-/// A key written more than once in one section; the first one counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Duplicate {
-    /// The section, as this module names it.
-    pub section: String,
-    /// The key as first written.
-    pub key: String,
-    /// Every line it stands on, 1-based.
-    pub lines: Vec<usize>,
 }
 
 /// What the root's setup.ini says.
@@ -595,25 +585,11 @@ pub fn audit_package(
 
 /// The package file's digest, streamed, with progress.
 fn hash_file(path: &Path, progress: &dyn crate::Progress) -> Result<digest::Digest> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
-    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let total = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     progress.start(total, "hashing");
-    let mut reader = digest::HashingReader::new(file);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => progress.advance(n as u64),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                progress.finish();
-                return Err(Error::io(path, "cannot read", e));
-            }
-        }
-    }
+    let digest = digest::of_file_with(path, progress);
     progress.finish();
-    Ok(reader.finish())
+    digest
 }
 
 /// Signatures on the package file itself: an .exe's Authenticode
@@ -640,7 +616,6 @@ fn package_signatures(pkg: &Package) -> Vec<Signature> {
 }
 
 fn audit_root(pkg: &mut Package, root: &AuditRoot, options: &Options) -> RootReport {
-    let mut findings = Vec::new();
     let setaid = root.setaid.map(|i| read_setaid(pkg, i));
     let setup_ini = root.setup_ini.map(|i| read_setup_ini(pkg, i));
     let sylink = root.sylink.map(|i| read_sylink(pkg, i));
@@ -664,12 +639,63 @@ fn audit_root(pkg: &mut Package, root: &AuditRoot, options: &Options) -> RootRep
         format!("folder {}", root.dir)
     };
 
-    // SetAid.ini and KeepPreviousSetting.
-    let mut keep_off = false;
-    let keep_text: String;
-    match &setaid {
+    let mut findings = Vec::new();
+    let keep = setaid_findings(setaid.as_ref(), &where_root, &mut findings);
+    let sylink_state = sylink_findings(sylink.as_ref(), keep.off, &where_root, &mut findings);
+    if !keep.off && !sylink_state.managed {
+        findings.push(finding(
+            "self-managed-after-upgrade",
+            Severity::Error,
+            setaid.as_ref().map(|s| s.entry.as_str()),
+            format!("{} and {}: clients whose cached MSI is missing from C:\\Windows\\Installer fall back to this package's communication settings during AutoUpgrade and become self-managed (Broadcom KB 212696)", keep.text, sylink_state.text),
+            "run `sepkg transform INPUT --sylink MANAGED.xml` with a managed sylink.xml exported from the SEPM: it sets KeepPreviousSetting=0 and injects the managed file",
+        ));
+    }
+    setup_ini_findings(setup_ini.as_ref(), &where_root, &mut findings);
+    if msis.is_empty() {
+        findings.push(finding(
+            "msi-missing",
+            Severity::Error,
+            None,
+            format!(
+                "{where_root} has no .msi (Sep64.msi or Sep.msi): Setup.exe has nothing to install"
+            ),
+            "export the whole package again from the SEPM",
+        ));
+    }
+    for m in &msis {
+        msi_findings(m, setup_ini.as_ref(), options, &mut findings);
+    }
+
+    RootReport {
+        dir: root.dir.clone(),
+        setaid,
+        setup_ini,
+        msis,
+        sylink,
+        signatures,
+        findings,
+    }
+}
+
+/// Whether a root turns KeepPreviousSetting off, and how to say what it
+/// has, for the self-managed finding.
+struct KeepState {
+    /// True for `KeepPreviousSetting=0` in `[CUSTOM_SMC_CONFIG]`.
+    off: bool,
+    /// "KeepPreviousSetting=1 in [CUSTOM_SMC_CONFIG] (setAid.ini line 3)".
+    text: String,
+}
+
+/// Findings about SetAid.ini: missing, unreadable, KeepPreviousSetting
+/// missing or odd, standing elsewhere, duplicate keys.
+fn setaid_findings(
+    setaid: Option<&SetaidReport>,
+    where_root: &str,
+    findings: &mut Vec<Finding>,
+) -> KeepState {
+    match setaid {
         None => {
-            keep_text = "there is no SetAid.ini (so no KeepPreviousSetting)".into();
             findings.push(finding(
                 "setaid-missing",
                 Severity::Error,
@@ -677,9 +703,12 @@ fn audit_root(pkg: &mut Package, root: &AuditRoot, options: &Options) -> RootRep
                 format!("{where_root} has setup.ini or an MSI but no SetAid.ini: the install settings (KeepPreviousSetting, features) are the installer's defaults"),
                 "export the package again from the SEPM, or add a SetAid.ini with [CUSTOM_SMC_CONFIG] KeepPreviousSetting=0 (sepkg transform adds the key)",
             ));
+            KeepState {
+                off: false,
+                text: "there is no SetAid.ini (so no KeepPreviousSetting)".into(),
+            }
         }
         Some(s) if s.error.is_some() => {
-            keep_text = format!("{} cannot be read", s.entry);
             findings.push(finding(
                 "setaid-unreadable",
                 Severity::Error,
@@ -687,80 +716,122 @@ fn audit_root(pkg: &mut Package, root: &AuditRoot, options: &Options) -> RootRep
                 format!("{}: {}", s.entry, s.error.as_deref().unwrap_or("")),
                 "save SetAid.ini as ANSI, UTF-8 or UTF-16LE with a byte-order mark, in INI syntax, or export the package again",
             ));
+            KeepState {
+                off: false,
+                text: format!("{} cannot be read", s.entry),
+            }
         }
         Some(s) => {
-            match &s.keep_previous_setting {
-                Some(kv) => {
-                    keep_off = kv.value.trim() == "0";
-                    keep_text = format!(
-                        "KeepPreviousSetting={} in [{}] ({} line {})",
-                        kv.value, kv.section, s.entry, kv.line
-                    );
-                    if !matches!(kv.value.trim(), "0" | "1") {
-                        findings.push(finding(
-                            "keep-previous-invalid",
-                            Severity::Warning,
-                            Some(&s.entry),
-                            format!("{}: KeepPreviousSetting is {:?} at line {}: the known values are 0 and 1", s.entry, kv.value, kv.line),
-                            "set it to 0: sepkg transform INPUT --sylink MANAGED.xml",
-                        ));
-                    }
-                }
-                None => {
-                    keep_text = format!(
-                        "KeepPreviousSetting is missing from [{}] in {}",
-                        setaid::SMC_SECTION,
-                        s.entry
-                    );
-                    findings.push(finding(
-                        "keep-previous-missing",
-                        Severity::Warning,
-                        Some(&s.entry),
-                        format!("{}: [{}] has no KeepPreviousSetting: the installer keeps the previous settings by default", s.entry, setaid::SMC_SECTION),
-                        "add KeepPreviousSetting=0 with sepkg transform INPUT --sylink MANAGED.xml",
-                    ));
-                }
-            }
-            for kv in &s.keep_previous_elsewhere {
-                let section = if kv.section.is_empty() {
-                    "before any section".to_string()
-                } else {
-                    format!("in [{}]", kv.section)
-                };
+            let keep = keep_previous_findings(s, findings);
+            setaid_doubt_findings(s, findings);
+            keep
+        }
+    }
+}
+
+/// The effective KeepPreviousSetting of a readable SetAid.ini: invalid or
+/// missing is a finding.
+fn keep_previous_findings(s: &SetaidReport, findings: &mut Vec<Finding>) -> KeepState {
+    match &s.keep_previous_setting {
+        Some(kv) => {
+            if !matches!(kv.value.trim(), "0" | "1") {
                 findings.push(finding(
-                    "keep-previous-other-section",
-                    Severity::Warning,
-                    Some(&s.entry),
-                    format!("{}: KeepPreviousSetting={} stands {section} at line {}: which section the installer reads is not documented", s.entry, kv.value, kv.line),
-                    &format!("make it agree with [CUSTOM_SMC_CONFIG]: sepkg transform ... --setaid {}.KeepPreviousSetting=0", kv.section),
-                ));
-            }
-            for d in &s.duplicates {
-                findings.push(finding(
-                    "setaid-duplicate-key",
+                    "keep-previous-invalid",
                     Severity::Warning,
                     Some(&s.entry),
                     format!(
-                        "{}: [{}] {} appears {} times (lines {}); the first one counts",
-                        s.entry,
-                        d.section,
-                        d.key,
-                        d.lines.len(),
-                        d.lines
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        "{}: KeepPreviousSetting is {:?} at line {}: the known values are 0 and 1",
+                        s.entry, kv.value, kv.line
                     ),
-                    "remove the extra lines so that what the file says is what the installer does",
+                    "set it to 0: sepkg transform INPUT --sylink MANAGED.xml",
                 ));
+            }
+            KeepState {
+                off: kv.value.trim() == "0",
+                text: format!(
+                    "KeepPreviousSetting={} in [{}] ({} line {})",
+                    kv.value, kv.section, s.entry, kv.line
+                ),
+            }
+        }
+        None => {
+            findings.push(finding(
+                "keep-previous-missing",
+                Severity::Warning,
+                Some(&s.entry),
+                format!("{}: [{}] has no KeepPreviousSetting: the installer keeps the previous settings by default", s.entry, setaid::SMC_SECTION),
+                "add KeepPreviousSetting=0 with sepkg transform INPUT --sylink MANAGED.xml",
+            ));
+            KeepState {
+                off: false,
+                text: format!(
+                    "KeepPreviousSetting is missing from [{}] in {}",
+                    setaid::SMC_SECTION,
+                    s.entry
+                ),
             }
         }
     }
+}
 
-    // sylink.xml.
-    let managed = sylink.as_ref().is_some_and(|s| s.managed);
-    let sylink_text = match &sylink {
+/// What makes a readable SetAid.ini doubtful: KeepPreviousSetting in
+/// another section, keys written twice.
+fn setaid_doubt_findings(s: &SetaidReport, findings: &mut Vec<Finding>) {
+    for kv in &s.keep_previous_elsewhere {
+        let section = if kv.section.is_empty() {
+            "before any section".to_string()
+        } else {
+            format!("in [{}]", kv.section)
+        };
+        findings.push(finding(
+            "keep-previous-other-section",
+            Severity::Warning,
+            Some(&s.entry),
+            format!("{}: KeepPreviousSetting={} stands {section} at line {}: which section the installer reads is not documented", s.entry, kv.value, kv.line),
+            &format!("make it agree with [CUSTOM_SMC_CONFIG]: sepkg transform ... --setaid {}.KeepPreviousSetting=0", kv.section),
+        ));
+    }
+    for d in &s.duplicates {
+        findings.push(finding(
+            "setaid-duplicate-key",
+            Severity::Warning,
+            Some(&s.entry),
+            format!(
+                "{}: [{}] {} appears {} times (lines {}); the first one counts",
+                s.entry,
+                d.section,
+                d.key,
+                d.lines.len(),
+                d.lines
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "remove the extra lines so that what the file says is what the installer does",
+        ));
+    }
+}
+
+/// Whether the root's sylink.xml is managed, and how to say what it is,
+/// for the self-managed finding.
+struct SylinkState {
+    managed: bool,
+    /// "sylink.xml is unmanaged".
+    text: String,
+}
+
+/// Findings about sylink.xml: missing, malformed, unmanaged (an error when
+/// KeepPreviousSetting is off, as the package's file is then used), empty
+/// server addresses.
+fn sylink_findings(
+    sylink: Option<&SylinkReport>,
+    keep_off: bool,
+    where_root: &str,
+    findings: &mut Vec<Finding>,
+) -> SylinkState {
+    let managed = sylink.is_some_and(|s| s.managed);
+    let text = match sylink {
         None => {
             findings.push(finding(
                 "sylink-missing",
@@ -804,18 +875,16 @@ fn audit_root(pkg: &mut Package, root: &AuditRoot, options: &Options) -> RootRep
             format!("{} is unmanaged", s.entry)
         }
     };
-    if !keep_off && !managed {
-        findings.push(finding(
-            "self-managed-after-upgrade",
-            Severity::Error,
-            setaid.as_ref().map(|s| s.entry.as_str()),
-            format!("{keep_text} and {sylink_text}: clients whose cached MSI is missing from C:\\Windows\\Installer fall back to this package's communication settings during AutoUpgrade and become self-managed (Broadcom KB 212696)"),
-            "run `sepkg transform INPUT --sylink MANAGED.xml` with a managed sylink.xml exported from the SEPM: it sets KeepPreviousSetting=0 and injects the managed file",
-        ));
-    }
+    SylinkState { managed, text }
+}
 
-    // setup.ini.
-    match &setup_ini {
+/// Findings about setup.ini: missing or unreadable.
+fn setup_ini_findings(
+    setup_ini: Option<&SetupIniReport>,
+    where_root: &str,
+    findings: &mut Vec<Finding>,
+) {
+    match setup_ini {
         None => findings.push(finding(
             "setup-ini-missing",
             Severity::Warning,
@@ -832,51 +901,39 @@ fn audit_root(pkg: &mut Package, root: &AuditRoot, options: &Options) -> RootRep
         )),
         Some(_) => {}
     }
-
-    // The MSI.
-    if msis.is_empty() {
-        findings.push(finding(
-            "msi-missing",
-            Severity::Error,
-            None,
-            format!(
-                "{where_root} has no .msi (Sep64.msi or Sep.msi): Setup.exe has nothing to install"
-            ),
-            "export the whole package again from the SEPM",
-        ));
-    }
-    for m in &msis {
-        msi_findings(m, setup_ini.as_ref(), options, &mut findings);
-    }
-
-    RootReport {
-        dir: root.dir.clone(),
-        setaid,
-        setup_ini,
-        msis,
-        sylink,
-        signatures,
-        findings,
-    }
 }
 
+/// Findings about one MSI: unreadable, its properties and signature, its
+/// Upgrade table, and with `--from-version` whether it removes that version.
 fn msi_findings(
     m: &MsiReport,
     setup_ini: Option<&SetupIniReport>,
     options: &Options,
     findings: &mut Vec<Finding>,
 ) {
-    let entry = Some(m.entry.as_str());
     if let Some(error) = &m.error {
         findings.push(finding(
             "msi-unreadable",
             Severity::Error,
-            entry,
+            Some(&m.entry),
             format!("{}: {error}", m.entry),
             "the MSI is damaged or truncated: export or download the package again",
         ));
         return;
     }
+    msi_property_findings(m, setup_ini, findings);
+    upgrade_table_findings(m, findings);
+    from_version_findings(m, options, findings);
+}
+
+/// Properties a major upgrade needs, the signature, and the version
+/// against setup.ini's.
+fn msi_property_findings(
+    m: &MsiReport,
+    setup_ini: Option<&SetupIniReport>,
+    findings: &mut Vec<Finding>,
+) {
+    let entry = Some(m.entry.as_str());
     let info = &m.info;
     let missing: Vec<&str> = [
         ("ProductCode", &info.product_code),
@@ -928,6 +985,13 @@ fn msi_findings(
             "the files come from different builds: export the package again from the SEPM",
         ));
     }
+}
+
+/// Whether the Upgrade table and InstallExecuteSequence make this MSI
+/// remove older versions of its own product.
+fn upgrade_table_findings(m: &MsiReport, findings: &mut Vec<Finding>) {
+    let entry = Some(m.entry.as_str());
+    let info = &m.info;
     if let Some(code) = &info.upgrade_code {
         let own: Vec<&RowReport> = m.upgrade_rows.iter().filter(|r| r.own_product).collect();
         if own.is_empty() {
@@ -964,6 +1028,13 @@ fn msi_findings(
             "use the MSI exported by the SEPM for this product; a repackaged MSI must keep RemoveExistingProducts in InstallExecuteSequence",
         ));
     }
+}
+
+/// With `--from-version`: whether this MSI removes the installed version.
+fn from_version_findings(m: &MsiReport, options: &Options, findings: &mut Vec<Finding>) {
+    let entry = Some(m.entry.as_str());
+    let info = &m.info;
+    let not_sequenced = info.remove_existing_products == Some(false);
     if let (Some(d), Some(v)) = (&m.from_version, &options.from_version) {
         if d.removes && not_sequenced {
             findings.push(finding(
@@ -1004,30 +1075,6 @@ fn msi_findings(
     }
 }
 
-/// Keys that appear more than once in `[CUSTOM_SMC_CONFIG]` or
-/// `[FEATURE_SELECTION]`, in the order first written.
-fn duplicate_keys(ini: &IniFile) -> Vec<Duplicate> {
-    let mut out = Vec::new();
-    for section in [setaid::SMC_SECTION, setaid::FEATURE_SECTION] {
-        let mut found: Vec<Duplicate> = Vec::new();
-        for o in ini.section_entries(section) {
-            match found
-                .iter_mut()
-                .find(|d| d.key.eq_ignore_ascii_case(&o.key))
-            {
-                Some(d) => d.lines.push(o.line),
-                None => found.push(Duplicate {
-                    section: section.to_string(),
-                    key: o.key,
-                    lines: vec![o.line],
-                }),
-            }
-        }
-        out.extend(found.into_iter().filter(|d| d.lines.len() > 1));
-    }
-    out
-}
-
 fn read_setaid(pkg: &mut Package, index: usize) -> SetaidReport {
     let entry = pkg.entries()[index].name.clone();
     let mut report = SetaidReport {
@@ -1050,14 +1097,12 @@ fn read_setaid(pkg: &mut Package, index: usize) -> SetaidReport {
             return report;
         }
     };
+    let facts = ini.facts();
     report.encoding = Some(ini.encoding());
-    report.keep_previous_setting = ini
-        .get(setaid::SMC_SECTION, setaid::KEEP_PREVIOUS)
-        .map(KeyValue::from);
-    report.keep_previous_elsewhere = ini
-        .occurrences(setaid::KEEP_PREVIOUS)
+    report.keep_previous_setting = facts.keep_previous.map(KeyValue::from);
+    report.keep_previous_elsewhere = facts
+        .keep_previous_elsewhere
         .into_iter()
-        .filter(|o| !o.section.eq_ignore_ascii_case(setaid::SMC_SECTION))
         .map(KeyValue::from)
         .collect();
     report.features = ini
@@ -1069,7 +1114,7 @@ fn read_setaid(pkg: &mut Package, index: usize) -> SetaidReport {
             line: o.line,
         })
         .collect();
-    report.duplicates = duplicate_keys(&ini);
+    report.duplicates = facts.duplicates;
     report
 }
 
@@ -1240,14 +1285,7 @@ fn check_beside(path: &Path, sha256: &str, report: &mut PackageReport) {
     }
     let manifest = format!("{name}.manifest.json");
     if let Some(text) = read_beside(&dir.join(&manifest)) {
-        let expected = text.and_then(|t| {
-            let v: serde_json::Value =
-                serde_json::from_str(&t).map_err(|e| format!("not JSON: {e}"))?;
-            match v["output"]["sha256"].as_str() {
-                Some(s) => Ok(Some(s.to_string())),
-                None => Err("no output.sha256 field: not a sepkg manifest".to_string()),
-            }
-        });
+        let expected = text.and_then(|t| record::manifest_sha256(&t).map(Some));
         check(
             &manifest,
             "manifest",
@@ -1255,7 +1293,7 @@ fn check_beside(path: &Path, sha256: &str, report: &mut PackageReport) {
             ("manifest-match", "manifest-mismatch"),
         );
     }
-    if let Some(text) = read_beside(&dir.join("SHA256SUMS")) {
+    if let Some(text) = read_beside(&dir.join(record::SUMS)) {
         // A SHA256SUMS without a line for this file says nothing about it.
         let expected = text.map(|t| sums_lookup(&t, &name, false));
         check(
@@ -1267,74 +1305,9 @@ fn check_beside(path: &Path, sha256: &str, report: &mut PackageReport) {
     }
 }
 
-/// `None` when the file is absent; `Some(Err)` when unreadable or too large.
-fn read_beside(path: &Path) -> Option<std::result::Result<String, String>> {
-    let meta = std::fs::metadata(path).ok()?;
-    if meta.len() > 16 * 1024 * 1024 {
-        return Some(Err(format!(
-            "{} bytes is too large for a checksum file",
-            meta.len()
-        )));
-    }
-    Some(
-        std::fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string())),
-    )
-}
-
-/// The hash recorded for `name` in sha256sum output (`HEX  NAME`, `HEX *NAME`
-/// or BSD `SHA256 (NAME) = HEX`). With `single`, a lone hash line with any
-/// name counts (a sidecar describes one file).
-fn sums_lookup(text: &str, name: &str, single: bool) -> Option<String> {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    for line in &lines {
-        let line = line.trim_end();
-        if let Some(rest) = line.strip_prefix("SHA256 (")
-            && let Some((file, hex)) = rest.split_once(") = ")
-        {
-            if file == name || (single && lines.len() == 1) {
-                return Some(hex.trim().to_string());
-            }
-            continue;
-        }
-        let (hex, file) = match line.split_once(' ') {
-            Some((h, f)) => (h, f.trim_start_matches([' ', '*'])),
-            None => (line, ""),
-        };
-        let file = file.rsplit('/').next().unwrap_or(file);
-        if hex.len() == 64 && (file == name || (single && lines.len() == 1)) {
-            return Some(hex.to_string());
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sums_lines_are_found() {
-        let h = "a".repeat(64);
-        assert_eq!(
-            sums_lookup(&format!("{h}  x.zip\n"), "x.zip", false),
-            Some(h.clone())
-        );
-        assert_eq!(
-            sums_lookup(&format!("{h} *x.zip\n"), "x.zip", false),
-            Some(h.clone())
-        );
-        assert_eq!(
-            sums_lookup(&format!("SHA256 (x.zip) = {h}\n"), "x.zip", false),
-            Some(h.clone())
-        );
-        assert_eq!(sums_lookup(&format!("{h}  y.zip\n"), "x.zip", false), None);
-        assert_eq!(
-            sums_lookup(&format!("{h}  y.zip\n"), "x.zip", true),
-            Some(h)
-        );
-    }
 
     #[test]
     fn severities_order() {

@@ -32,13 +32,20 @@ pub fn of_bytes(bytes: &[u8]) -> Digest {
 
 /// The digest of a file, streamed.
 pub fn of_file(path: &Path) -> Result<Digest> {
+    of_file_with(path, &crate::NoProgress)
+}
+
+/// The digest of a file, streamed, advancing `progress` by each chunk read.
+/// The caller starts and finishes `progress`, so one bar can cover several
+/// files (a web root) or one file with the caller's own label.
+pub fn of_file_with(path: &Path, progress: &dyn crate::Progress) -> Result<Digest> {
     let file = File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
     let mut reader = HashingReader::new(file);
     let mut buf = vec![0u8; 1 << 20];
     loop {
         match reader.read(&mut buf) {
             Ok(0) => break,
-            Ok(_) => {}
+            Ok(n) => progress.advance(n as u64),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::io(path, "cannot read", e)),
         }

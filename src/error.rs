@@ -177,19 +177,6 @@ pub enum Error {
         reason: String,
     },
 
-    /// A state that should not happen: a bug in sepkg.
-    #[error("internal error: {0}")]
-    Internal(String),
-
-    /// The output format cannot hold what the package holds.
-    #[error("{at}: {what}")]
-    Limit {
-        /// The output, and the entry when one is to blame.
-        at: Location,
-        /// What does not fit, and in what.
-        what: String,
-    },
-
     /// A server could not be reached, or a transfer broke off.
     #[error("{url}: {reason}")]
     Network {
@@ -197,6 +184,22 @@ pub enum Error {
         url: String,
         /// What happened: refused, timed out, closed early, TLS failure.
         reason: String,
+    },
+
+    /// A state sepkg's own code should never reach: a bug, not bad input.
+    /// Never for anything the user's files or arguments can cause.
+    #[error("internal error: {0}")]
+    Internal(String),
+
+    /// The input is sound but does not fit a limit of the output format
+    /// (a cabinet's 2 GiB per file, a count field's width): not damage, and
+    /// not a usage mistake.
+    #[error("{at}: {what}")]
+    Limit {
+        /// The file or entry that does not fit.
+        at: Location,
+        /// Which limit, and by how much.
+        what: String,
     },
 }
 
@@ -208,6 +211,45 @@ impl Error {
             action,
             source,
         }
+    }
+
+    /// An archive that is damaged or that sepkg cannot read: the one way to
+    /// build [`Error::Corrupt`], so that a source error can be kept in one
+    /// place later (see [`Error::corrupt_from`]).
+    pub fn corrupt(at: Location, format: &'static str, reason: impl Into<String>) -> Self {
+        Error::Corrupt {
+            at,
+            format,
+            reason: reason.into(),
+        }
+    }
+
+    /// [`Error::corrupt`] for a failure that another library reported.
+    ///
+    /// For now the source's text becomes the reason (as every call site
+    /// does by hand today); once no code builds `Error::Corrupt { .. }`
+    /// literally, `Corrupt` gains a boxed `#[source]` field and only this
+    /// function changes.
+    pub fn corrupt_from(
+        at: Location,
+        format: &'static str,
+        source: impl std::error::Error,
+    ) -> Self {
+        Error::corrupt(at, format, source.to_string())
+    }
+
+    /// A record (sidecar, manifest, `SHA256SUMS`, `index.json`) at `at`
+    /// (a path or URL) that is missing, malformed or does not match.
+    pub fn record(at: impl fmt::Display, reason: impl Into<String>) -> Self {
+        Error::Record {
+            at: at.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A bug in sepkg (see [`Error::Internal`]).
+    pub fn internal(what: impl fmt::Display) -> Self {
+        Error::Internal(what.to_string())
     }
 
     /// A stable, machine-readable name for the kind of error (used in JSON).
@@ -274,14 +316,14 @@ impl Error {
             Error::HttpStatus { .. } => {
                 "check the URL: 404 means no file at that path on the server (publish it there, or correct the URL); 401/403 mean the server refuses access"
             }
-            Error::Internal(_) => {
-                "this is a bug in sepkg: please report it with the command and the input that caused it"
-            }
-            Error::Limit { .. } => {
-                "choose an output format that can hold it (--to zip holds any package)"
-            }
             Error::Network { .. } => {
                 "check that the server is running and reachable from here (host, port, firewall, HTTPS_PROXY/NO_PROXY); --timeout SECS allows a slow server more time"
+            }
+            Error::Internal(_) => {
+                "this is a bug in sepkg: please report it with the command and input"
+            }
+            Error::Limit { .. } => {
+                "the package is sound but too large for this output format: choose another with --to"
             }
         })
     }
@@ -315,5 +357,51 @@ pub enum ExitCode {
 impl From<ExitCode> for std::process::ExitCode {
     fn from(code: ExitCode) -> Self {
         std::process::ExitCode::from(code as u8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_says_it_is_a_bug() {
+        let e = Error::internal("a batch job did not run");
+        assert_eq!(e.code(), "internal");
+        assert_eq!(e.to_string(), "internal error: a batch job did not run");
+        assert!(e.hint().is_some_and(|h| h.contains("bug in sepkg")));
+        assert_eq!(e.exit_code(), ExitCode::Error);
+    }
+
+    #[test]
+    fn limit_names_the_entry() {
+        let e = Error::Limit {
+            at: Location::entry("out.cab", "Sep64.msi"),
+            what: "a cabinet cannot hold a file of 3000000000 bytes (at most 2147450880)".into(),
+        };
+        assert_eq!(e.code(), "limit");
+        assert_eq!(
+            e.to_string(),
+            "out.cab, entry \"Sep64.msi\": a cabinet cannot hold a file of 3000000000 bytes (at most 2147450880)"
+        );
+        assert!(e.hint().is_some_and(|h| h.contains("--to")));
+    }
+
+    #[test]
+    fn corrupt_helpers_build_the_same_error() {
+        let io = io::Error::new(io::ErrorKind::InvalidData, "bad CRC");
+        let e = Error::corrupt_from(Location::file("p.zip"), "zip", io);
+        assert_eq!(e.code(), "corrupt");
+        assert_eq!(e.to_string(), "p.zip: corrupt or unsupported zip: bad CRC");
+        let e = Error::corrupt(Location::entry("p.cab", "a"), "cabinet", "truncated");
+        assert_eq!(
+            e.to_string(),
+            "p.cab, entry \"a\": corrupt or unsupported cabinet: truncated"
+        );
+        let e = Error::record("x.sha256", "empty");
+        assert_eq!(
+            (e.code(), e.to_string()),
+            ("bad-record", "x.sha256: empty".into())
+        );
     }
 }

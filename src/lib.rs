@@ -28,8 +28,12 @@
 //! - [`audit`]: the audit report and its findings.
 //! - [`manifest`]: `OUT.manifest.json` and the `OUT.sha256` sidecar.
 //! - [`publish`]: the web root: artifacts, `SHA256SUMS`, `index.json`, `index.html`.
+//! - [`record`]: reading and writing the records: the `.sha256` sidecar,
+//!   `SHA256SUMS`, the manifest summary, `index.json`.
 //! - [`verify`]: checking artifacts, web roots and URLs against their records.
 //! - [`digest`]: SHA-256 helpers.
+//! - [`atomic`]: temporary files beside their targets, and the transaction
+//!   that renames a group of them into place with undo.
 //! - [`error`]: the error type and exit codes.
 //! - [`cli`]: argument parsing, output rendering, exit codes.
 
@@ -37,6 +41,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod atomic;
 pub mod audit;
 pub mod cli;
 mod contain;
@@ -46,6 +51,7 @@ pub mod manifest;
 pub mod msi;
 pub mod package;
 pub mod publish;
+pub mod record;
 pub mod setaid;
 pub mod sylink;
 pub mod transform;

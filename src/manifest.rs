@@ -145,10 +145,8 @@ impl Manifest {
     }
 }
 
-/// A `sha256sum -c` line: `<hex>  <name>\n`.
-pub fn sidecar_line(sha256: &str, name: &str) -> String {
-    format!("{sha256}  {name}\n")
-}
+// Kept here for `transform` until it takes it from `record`.
+pub use crate::record::sidecar_line;
 
 /// The build time from `SOURCE_DATE_EPOCH` (reproducible-builds.org: Unix
 /// seconds, UTC), as `YYYY-MM-DDTHH:MM:SSZ`; `None` when it is unset or

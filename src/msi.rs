@@ -12,9 +12,9 @@
 //! because a 400 MB MSI must never sit in memory.
 //!
 //! The crate (and `cfb` under it) indexes and slices on values read from the
-//! file, so crafted input can panic. Every read runs under `catch_unwind`
-//! and a panic becomes a [`ReadError`] naming the entry; a panic hook
-//! installed once keeps such contained panics off stderr.
+//! file, so crafted input can panic. Every read runs under
+//! `crate::contain`, and a panic becomes a [`ReadError`] naming the
+//! entry, with nothing on stderr.
 //!
 //! # Upgrade rules ([`evaluate`])
 //! As FindRelatedProducts and RemoveExistingProducts apply them:
@@ -25,12 +25,9 @@
 //! - an installed product is removed when a matching row without OnlyDetect
 //!   exists; the first such row in table order is the one reported.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read, Seek};
-use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::Once;
 
 use serde::Serialize;
 
@@ -188,43 +185,10 @@ impl fmt::Display for ReadError {
     }
 }
 
-thread_local! {
-    static CONTAINED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Installs, once, a panic hook that stays silent for panics this module
-/// contains and hands every other panic to the previous hook.
-fn quiet_contained_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if !CONTAINED.with(Cell::get) {
-                previous(info);
-            }
-        }));
-    });
-}
-
-/// Runs `f`, turning a panic inside it into a [`ReadError`].
+/// Runs `f` under [`crate::contain`], turning a panic inside it into a
+/// [`ReadError`].
 fn contain<T>(f: impl FnOnce() -> Result<T, ReadError>) -> Result<T, ReadError> {
-    quiet_contained_panics();
-    CONTAINED.with(|c| c.set(true));
-    let result = panic::catch_unwind(AssertUnwindSafe(f));
-    CONTAINED.with(|c| c.set(false));
-    match result {
-        Ok(r) => r,
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown failure".to_string());
-            Err(ReadError(format!(
-                "the MSI reader gave up on malformed data ({what})"
-            )))
-        }
-    }
+    crate::contain::contain(crate::contain::MSI, f).unwrap_or_else(|reason| Err(ReadError(reason)))
 }
 
 /// Reads an MSI from any seekable source.

@@ -12,109 +12,38 @@
 //! 2. [`publish`] decides for each one: added, replaced (only with
 //!    `--replace`) or unchanged (same bytes, same records: nothing written).
 //! 3. Everything new is staged under hidden temporary names in the web root
-//!    and fsynced, then renamed into place in one transaction: artifacts
-//!    first, then sidecars and manifests, then `SHA256SUMS`, `index.json`,
-//!    `index.html`. A web server therefore never serves half a file, and
-//!    never a `SHA256SUMS` naming a file that is not there yet. If a rename
-//!    fails, the ones already made are undone (replaced files come back from
-//!    hard-linked backups), so the web root is as it was.
+//!    and fsynced, then renamed into place in one [`Transaction`]:
+//!    artifacts first, then sidecars and manifests, then `SHA256SUMS`,
+//!    `index.json`, `index.html`. A web server therefore never serves half a
+//!    file, and never a `SHA256SUMS` naming a file that is not there yet. If
+//!    a rename fails, the ones already made are undone (replaced files come
+//!    back from hard-linked backups), so the web root is as it was.
 //!
-//! What it cannot undo: a process killed between two renames leaves the
-//! renames made so far (each file is still whole) and hidden `.NAME.*.part`
-//! or `.bak` files, which `sepkg verify WEBROOT` reports. One publish at a
-//! time per web root: two at once can lose each other's index entries.
+//! What it cannot undo (see [`crate::atomic`] for the exact guarantee): a
+//! process killed between two renames leaves the renames made so far (each
+//! file is still whole) and hidden `.NAME.*.part` or `.bak` files, which
+//! `sepkg verify WEBROOT` reports. One publish at a time per web root: two
+//! at once can lose each other's index entries.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use tempfile::TempPath;
+
+use crate::atomic::{self, Transaction};
 use crate::digest::{self, Digest, HashingReader};
 use crate::error::{Error, Result};
-use crate::manifest::{rfc3339_utc, sidecar_line};
-use crate::transform::with_suffix;
-
-/// `index.json`'s schema name and version.
-pub const INDEX_SCHEMA: &str = "sepkg-index/1";
-/// The checksum list for `sha256sum -c`.
-pub const SUMS: &str = "SHA256SUMS";
-/// The machine-readable index.
-pub const INDEX_JSON: &str = "index.json";
-/// The page for people.
-pub const INDEX_HTML: &str = "index.html";
-
-/// Records (manifests, indexes, sidecars) are small; a larger one is not ours.
-pub const MAX_RECORD: u64 = 32 << 20;
+use crate::manifest::rfc3339_utc;
+use crate::record::{
+    self, INDEX_HTML, INDEX_JSON, INDEX_SCHEMA, Index, IndexEntry, ManifestSummary, SUMS,
+    manifest_path, parse_index, parse_manifest, parse_sidecar, plain_name, read_if_file,
+    read_record, sidecar_line, sidecar_path,
+};
 
 const TEMPLATE: &str = include_str!("../templates/index.html");
-
-/// The fields of `OUT.manifest.json` that publishing and verifying use. Read
-/// leniently (unknown fields ignored) so any `sepkg-manifest/1` is accepted.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ManifestSummary {
-    /// `sepkg-manifest/1`.
-    pub schema: String,
-    /// The artifact the manifest describes.
-    pub output: OutputSummary,
-    /// The product version, when known.
-    #[serde(default)]
-    pub product_version: Option<String>,
-    /// The build time, when the transform ran with `SOURCE_DATE_EPOCH`.
-    #[serde(default)]
-    pub built: Option<String>,
-}
-
-/// The manifest's `output` record.
-#[derive(Debug, Clone, Deserialize)]
-pub struct OutputSummary {
-    /// File name, no folder.
-    pub name: String,
-    /// `zip`, `cab`, `exe`, `dir`.
-    pub kind: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// SHA-256, lowercase hex.
-    pub sha256: String,
-}
-
-/// `index.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Index {
-    /// [`INDEX_SCHEMA`].
-    pub schema: String,
-    /// The sepkg that last wrote it.
-    pub tool: String,
-    /// The web root's URL, as last given with `--base-url`.
-    pub base_url: Option<String>,
-    /// Every published artifact, sorted by name.
-    pub packages: Vec<IndexEntry>,
-}
-
-/// One published artifact in `index.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndexEntry {
-    /// File name in the web root.
-    pub name: String,
-    /// Container kind, from the manifest.
-    pub kind: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// SHA-256, lowercase hex.
-    pub sha256: String,
-    /// Product version, from the manifest.
-    pub product_version: Option<String>,
-    /// Build time, from the manifest (only with `SOURCE_DATE_EPOCH`).
-    pub built: Option<String>,
-    /// When this version was copied into the web root (UTC).
-    pub published: String,
-    /// The sidecar's file name.
-    pub sha256_file: String,
-    /// The manifest's file name.
-    pub manifest_file: String,
-    /// The URL to enter in the SEPM wizard, when the base URL is known.
-    pub url: Option<String>,
-}
 
 /// An artifact whose sidecar and manifest agree with its bytes.
 #[derive(Debug, Clone)]
@@ -131,117 +60,6 @@ pub struct Artifact {
     pub manifest: ManifestSummary,
 }
 
-/// Reads a small record file, refusing one larger than [`MAX_RECORD`].
-pub fn read_record(path: &Path) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_RECORD + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, "cannot read", e))?;
-    if bytes.len() as u64 > MAX_RECORD {
-        return Err(Error::TooLarge {
-            at: crate::error::Location::file(path),
-            size: bytes.len() as u64,
-            limit: MAX_RECORD,
-        });
-    }
-    Ok(bytes)
-}
-
-/// Parses a manifest's bytes; `at` names it in errors.
-pub fn parse_manifest(bytes: &[u8], at: &str) -> Result<ManifestSummary> {
-    let m: ManifestSummary = serde_json::from_slice(bytes).map_err(|e| Error::Record {
-        at: at.to_string(),
-        reason: format!("not a sepkg manifest: {e}"),
-    })?;
-    if !m.schema.starts_with("sepkg-manifest/") {
-        return Err(Error::Record {
-            at: at.to_string(),
-            reason: format!("schema {:?} is not a sepkg manifest", m.schema),
-        });
-    }
-    Ok(m)
-}
-
-/// Parses `index.json`; `at` names it in errors.
-pub fn parse_index(bytes: &[u8], at: &str) -> Result<Index> {
-    let index: Index = serde_json::from_slice(bytes).map_err(|e| Error::Record {
-        at: at.to_string(),
-        reason: format!("not a sepkg index.json: {e}"),
-    })?;
-    if !index.schema.starts_with("sepkg-index/") {
-        return Err(Error::Record {
-            at: at.to_string(),
-            reason: format!("schema {:?} is not a sepkg index", index.schema),
-        });
-    }
-    for p in &index.packages {
-        plain_name(&p.name).map_err(|reason| Error::Record {
-            at: at.to_string(),
-            reason,
-        })?;
-    }
-    Ok(index)
-}
-
-/// A sidecar: the hash and, in the `sha256sum` forms, the file name.
-/// Accepts `HEX  NAME`, `HEX *NAME` (binary mode) and a bare `HEX`.
-pub fn parse_sidecar(text: &str) -> std::result::Result<(String, Option<String>), String> {
-    let line = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .ok_or("empty: no SHA-256 in it")?;
-    let (hash, rest) = line.split_at(line.len().min(64));
-    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
-            "{line:?} does not start with a SHA-256 (64 hex digits)"
-        ));
-    }
-    let name = if rest.trim().is_empty() {
-        None
-    } else if let Some(n) = rest.strip_prefix("  ").or_else(|| rest.strip_prefix(" *")) {
-        Some(n.to_string())
-    } else {
-        return Err(format!(
-            "{line:?} is not in sha256sum format (HASH, two spaces, NAME)"
-        ));
-    };
-    Ok((hash.to_ascii_lowercase(), name))
-}
-
-/// Parses `SHA256SUMS` into (name, sha256) pairs.
-pub fn parse_sums(text: &str, at: &str) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |reason: String| Error::Record {
-            at: at.to_string(),
-            reason: format!("line {}: {reason}", n + 1),
-        };
-        let (hash, name) = parse_sidecar(line).map_err(bad)?;
-        let name = name.ok_or_else(|| bad("no file name after the hash".into()))?;
-        plain_name(&name).map_err(bad)?;
-        out.push((name, hash));
-    }
-    Ok(out)
-}
-
-/// Refuses a name that is not a plain file name in the web root, so a
-/// record can never point outside it.
-pub fn plain_name(name: &str) -> std::result::Result<(), String> {
-    if name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains(['/', '\\', '\0'])
-        || name.starts_with('.')
-    {
-        return Err(format!("{name:?} is not a plain file name in the web root"));
-    }
-    Ok(())
-}
-
 fn file_name(path: &Path) -> Result<String> {
     path.file_name()
         .and_then(|n| n.to_str())
@@ -252,22 +70,6 @@ fn file_name(path: &Path) -> Result<String> {
                 path.display()
             ))
         })
-}
-
-/// Hashes `path` with progress.
-pub fn hash_file(path: &Path, progress: &dyn crate::Progress) -> Result<Digest> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
-    let mut reader = HashingReader::new(file);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => progress.advance(n as u64),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io(path, "cannot read", e)),
-        }
-    }
-    Ok(reader.finish())
 }
 
 /// Hashes `path` and refuses it unless `PATH.sha256` and
@@ -284,16 +86,16 @@ pub fn check_artifact(path: &Path, progress: &dyn crate::Progress) -> Result<Art
     let name = file_name(path)?;
     plain_name(&name).map_err(|reason| Error::Usage(format!("{}: {reason}", path.display())))?;
     if [SUMS, INDEX_JSON, INDEX_HTML].contains(&name.as_str())
-        || name.ends_with(".sha256")
-        || name.ends_with(".manifest.json")
+        || name.ends_with(record::SIDECAR_SUFFIX)
+        || name.ends_with(record::MANIFEST_SUFFIX)
     {
         return Err(Error::Usage(format!(
             "{}: that name is kept for the web root's own records; publish the package itself",
             path.display()
         )));
     }
-    let sidecar_path = with_suffix(path, ".sha256");
-    let manifest_path = with_suffix(path, ".manifest.json");
+    let sidecar_path = sidecar_path(path);
+    let manifest_path = manifest_path(path);
     let sidecar_at = sidecar_path.display().to_string();
     let manifest_at = manifest_path.display().to_string();
     let missing = |p: &Path| Error::Record {
@@ -310,16 +112,16 @@ pub fn check_artifact(path: &Path, progress: &dyn crate::Progress) -> Result<Art
         return Err(missing(&manifest_path));
     }
     let sidecar_bytes = read_record(&sidecar_path)?;
-    let (sidecar_hash, sidecar_name) = parse_sidecar(&String::from_utf8_lossy(&sidecar_bytes))
-        .map_err(|reason| Error::Record {
-            at: sidecar_at.clone(),
-            reason,
-        })?;
+    let record::Sidecar {
+        sha256: sidecar_hash,
+        name: sidecar_name,
+    } = parse_sidecar(&String::from_utf8_lossy(&sidecar_bytes))
+        .map_err(|reason| Error::record(&sidecar_at, reason))?;
     let manifest_bytes = read_record(&manifest_path)?;
     let manifest = parse_manifest(&manifest_bytes, &manifest_at)?;
 
     progress.start(meta.len(), &format!("hashing {name}"));
-    let digest = hash_file(path, progress)?;
+    let digest = digest::of_file_with(path, progress)?;
     progress.finish();
 
     if let Some(n) = &sidecar_name
@@ -489,6 +291,78 @@ pub fn publish(
             root.display()
         )));
     }
+    let checked = check_artifacts(artifacts, progress)?;
+    let index_path = root.join(INDEX_JSON);
+    let old_index = if index_path.exists() {
+        let bytes = read_record(&index_path)?;
+        Some(parse_index(&bytes, &index_path.display().to_string())?)
+    } else {
+        None
+    };
+    let base_url = base_url(opts, old_index.as_ref(), &index_path)?;
+    let mut entries: BTreeMap<String, IndexEntry> = old_index
+        .iter()
+        .flat_map(|i| i.packages.iter())
+        .map(|p| (p.name.clone(), p.clone()))
+        .collect();
+    let now = rfc3339_utc(time::OffsetDateTime::now_utc());
+
+    // Decide every artifact's fate before writing anything, so a refusal
+    // leaves the web root untouched.
+    let mut plans = Vec::new();
+    for a in &checked {
+        let plan = plan(root, a, opts.replace)?;
+        let published = match (&plan.action, entries.get(&a.name)) {
+            (Action::Unchanged, Some(old)) if old.sha256 == a.digest.sha256 => {
+                old.published.clone()
+            }
+            _ => now.clone(),
+        };
+        entries.insert(a.name.clone(), index_entry(a, published));
+        plans.push(plan);
+    }
+    for e in entries.values_mut() {
+        e.url = base_url.as_ref().map(|b| b.join(&e.name));
+    }
+    let index = Index {
+        schema: INDEX_SCHEMA.to_string(),
+        tool: crate::manifest::tool(),
+        base_url: base_url.as_ref().map(|b| b.as_str().to_string()),
+        packages: entries.into_values().collect(),
+    };
+
+    let mut tx = Transaction::new();
+    stage_artifacts(root, &plans, &mut tx, progress)?;
+    stage_index(root, &index, &plans, &mut tx)?;
+    let written = tx.commit()?.written;
+    let packages = plans
+        .into_iter()
+        .map(|plan| {
+            let entry = index
+                .packages
+                .iter()
+                .find(|e| e.name == plan.artifact.name)
+                .cloned()
+                .ok_or_else(|| Error::internal("a published entry is not in the index"))?;
+            Ok(Published {
+                source: plan.artifact.path.clone(),
+                path: plan.target,
+                action: plan.action,
+                entry,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Outcome {
+        webroot: root.clone(),
+        packages,
+        index,
+        written,
+    })
+}
+
+/// Checks every artifact ([`check_artifact`]) and refuses two that would
+/// take one name.
+fn check_artifacts(artifacts: &[PathBuf], progress: &dyn crate::Progress) -> Result<Vec<Artifact>> {
     let mut checked: Vec<Artifact> = Vec::new();
     for path in artifacts {
         let a = check_artifact(path, progress)?;
@@ -502,134 +376,134 @@ pub fn publish(
         }
         checked.push(a);
     }
+    Ok(checked)
+}
 
-    let index_path = root.join(INDEX_JSON);
-    let old_index = if index_path.exists() {
-        let bytes = read_record(&index_path)?;
-        Some(parse_index(&bytes, &index_path.display().to_string())?)
-    } else {
-        None
-    };
-    let base_url = match (
-        &opts.base_url,
-        old_index.as_ref().and_then(|i| i.base_url.as_ref()),
-    ) {
-        (Some(b), _) => Some(b.clone()),
-        (None, Some(old)) => Some(BaseUrl::parse(old).map_err(|reason| Error::Record {
-            at: index_path.display().to_string(),
-            reason: format!("base_url: {reason}"),
-        })?),
-        (None, None) => None,
-    };
-    let mut entries: BTreeMap<String, IndexEntry> = old_index
-        .iter()
-        .flat_map(|i| i.packages.iter())
-        .map(|p| (p.name.clone(), p.clone()))
-        .collect();
-    let now = rfc3339_utc(time::OffsetDateTime::now_utc());
+/// The base URL: `--base-url`, else the one `index.json` remembers.
+fn base_url(opts: &Options, old: Option<&Index>, index_path: &Path) -> Result<Option<BaseUrl>> {
+    Ok(
+        match (&opts.base_url, old.and_then(|i| i.base_url.as_ref())) {
+            (Some(b), _) => Some(b.clone()),
+            (None, Some(old)) => Some(BaseUrl::parse(old).map_err(|reason| {
+                Error::record(index_path.display(), format!("base_url: {reason}"))
+            })?),
+            (None, None) => None,
+        },
+    )
+}
 
-    // Decide every artifact's fate before writing anything, so a refusal
-    // leaves the web root untouched.
-    let mut plans = Vec::new();
-    for a in &checked {
-        let target = root.join(&a.name);
-        let sidecar = sidecar_line(&a.digest.sha256, &a.name);
-        let action = match std::fs::symlink_metadata(&target) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Action::Added,
-            Err(e) => return Err(Error::io(&target, "cannot read", e)),
-            Ok(m) if !m.is_file() => {
-                return Err(Error::Usage(format!(
-                    "{}: is a folder or link, not a published file; move it out of the web root",
-                    target.display()
-                )));
-            }
-            Ok(_) => {
-                let existing = digest::of_file(&target)?;
-                let same_records = existing.sha256 == a.digest.sha256
-                    && read_if_file(&with_suffix(&target, ".sha256"))?.as_deref()
-                        == Some(sidecar.as_bytes())
-                    && read_if_file(&with_suffix(&target, ".manifest.json"))?.as_deref()
-                        == Some(&a.manifest_bytes[..]);
-                if same_records {
-                    Action::Unchanged
-                } else if !opts.replace {
-                    if existing.sha256 == a.digest.sha256 {
-                        return Err(Error::Record {
-                            at: with_suffix(&target, ".manifest.json").display().to_string(),
-                            reason: format!(
-                                "{} is already published with the same bytes but a different .sha256 or manifest; pass --replace to update the records",
-                                a.name
-                            ),
-                        });
-                    }
-                    return Err(Error::AlreadyPublished {
-                        path: target,
-                        existing: existing.sha256,
-                        new: a.digest.sha256.clone(),
-                    });
-                } else {
-                    Action::Replaced {
-                        previous_sha256: existing.sha256,
-                    }
+/// What publish does with one checked artifact.
+struct Plan<'a> {
+    artifact: &'a Artifact,
+    /// Where it goes in the web root.
+    target: PathBuf,
+    /// Its `.sha256` line.
+    sidecar: String,
+    action: Action,
+}
+
+/// Decides what to do with `a`: add it, leave it (same bytes and records
+/// already there), replace it (only with `replace`), or refuse.
+fn plan<'a>(root: &Path, a: &'a Artifact, replace: bool) -> Result<Plan<'a>> {
+    let target = root.join(&a.name);
+    let sidecar = sidecar_line(&a.digest.sha256, &a.name);
+    let action = match std::fs::symlink_metadata(&target) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Action::Added,
+        Err(e) => return Err(Error::io(&target, "cannot read", e)),
+        Ok(m) if !m.is_file() => {
+            return Err(Error::Usage(format!(
+                "{}: is a folder or link, not a published file; move it out of the web root",
+                target.display()
+            )));
+        }
+        Ok(_) => {
+            let existing = digest::of_file(&target)?;
+            let same_records = existing.sha256 == a.digest.sha256
+                && read_if_file(&sidecar_path(&target))?.as_deref() == Some(sidecar.as_bytes())
+                && read_if_file(&manifest_path(&target))?.as_deref() == Some(&a.manifest_bytes[..]);
+            if same_records {
+                Action::Unchanged
+            } else if !replace {
+                if existing.sha256 == a.digest.sha256 {
+                    return Err(Error::record(
+                        manifest_path(&target).display(),
+                        format!(
+                            "{} is already published with the same bytes but a different .sha256 or manifest; pass --replace to update the records",
+                            a.name
+                        ),
+                    ));
+                }
+                return Err(Error::AlreadyPublished {
+                    path: target,
+                    existing: existing.sha256,
+                    new: a.digest.sha256.clone(),
+                });
+            } else {
+                Action::Replaced {
+                    previous_sha256: existing.sha256,
                 }
             }
-        };
-        let published = match (&action, entries.get(&a.name)) {
-            (Action::Unchanged, Some(old)) if old.sha256 == a.digest.sha256 => {
-                old.published.clone()
-            }
-            _ => now.clone(),
-        };
-        let entry = IndexEntry {
-            name: a.name.clone(),
-            kind: a.manifest.output.kind.clone(),
-            size: a.digest.size,
-            sha256: a.digest.sha256.clone(),
-            product_version: a.manifest.product_version.clone(),
-            built: a.manifest.built.clone(),
-            published,
-            sha256_file: format!("{}.sha256", a.name),
-            manifest_file: format!("{}.manifest.json", a.name),
-            url: None,
-        };
-        entries.insert(a.name.clone(), entry.clone());
-        plans.push((a, target, sidecar, action, entry));
-    }
-    for e in entries.values_mut() {
-        e.url = base_url.as_ref().map(|b| b.join(&e.name));
-    }
-    let index = Index {
-        schema: INDEX_SCHEMA.to_string(),
-        tool: crate::manifest::tool(),
-        base_url: base_url.as_ref().map(|b| b.as_str().to_string()),
-        packages: entries.into_values().collect(),
-    };
-
-    let mut tx = Transaction::new(root);
-    let mut artifacts_tx = Vec::new();
-    let mut records_tx = Vec::new();
-    for (a, target, sidecar, action, _) in &plans {
-        if *action == Action::Unchanged {
-            continue;
         }
-        artifacts_tx.push((stage_copy(root, a, progress)?, target.clone()));
-        records_tx.push((
-            stage_bytes(root, &a.name, sidecar.as_bytes())?,
-            with_suffix(target, ".sha256"),
+    };
+    Ok(Plan {
+        artifact: a,
+        target,
+        sidecar,
+        action,
+    })
+}
+
+/// `a`'s `index.json` entry (its URL is set once the base URL is known).
+fn index_entry(a: &Artifact, published: String) -> IndexEntry {
+    IndexEntry {
+        name: a.name.clone(),
+        kind: a.manifest.output.kind.clone(),
+        size: a.digest.size,
+        sha256: a.digest.sha256.clone(),
+        product_version: a.manifest.product_version.clone(),
+        built: a.manifest.built.clone(),
+        published,
+        sha256_file: format!("{}{}", a.name, record::SIDECAR_SUFFIX),
+        manifest_file: format!("{}{}", a.name, record::MANIFEST_SUFFIX),
+        url: None,
+    }
+}
+
+/// Stages each artifact that changes, then its sidecar and manifest: the
+/// artifacts are renamed first, then their records, so a web server never
+/// lists a file that is not there yet.
+fn stage_artifacts(
+    root: &Path,
+    plans: &[Plan<'_>],
+    tx: &mut Transaction,
+    progress: &dyn crate::Progress,
+) -> Result<()> {
+    let mut records = Vec::new();
+    for plan in plans.iter().filter(|p| p.action != Action::Unchanged) {
+        let a = plan.artifact;
+        tx.put(stage_copy(root, a, progress)?, plan.target.clone());
+        records.push((
+            stage_bytes(root, &a.name, plan.sidecar.as_bytes())?,
+            sidecar_path(&plan.target),
         ));
-        records_tx.push((
+        records.push((
             stage_bytes(root, &a.name, &a.manifest_bytes)?,
-            with_suffix(target, ".manifest.json"),
+            manifest_path(&plan.target),
         ));
     }
-    tx.staged.extend(artifacts_tx);
-    tx.staged.extend(records_tx);
+    for (staged, target) in records {
+        tx.put(staged, target);
+    }
+    Ok(())
+}
 
-    // The index files come from the index just built and from the records
-    // on disk (or about to be); written only when their bytes change.
-    let sums = render_sums(root, &index, &plans)?;
-    let json = index_json(&index);
-    let html = render_html(&index)?;
+/// Stages `SHA256SUMS`, `index.json` and `index.html`, from the index just
+/// built and the records on disk (or about to be), each only when its bytes
+/// change.
+fn stage_index(root: &Path, index: &Index, plans: &[Plan<'_>], tx: &mut Transaction) -> Result<()> {
+    let sums = render_sums(root, index, plans)?;
+    let json = record::index_json(index);
+    let html = render_html(index)?;
     for (name, bytes) in [
         (SUMS, sums.as_bytes()),
         (INDEX_JSON, &json[..]),
@@ -637,63 +511,26 @@ pub fn publish(
     ] {
         let target = root.join(name);
         if read_if_file(&target)?.as_deref() != Some(bytes) {
-            tx.staged.push((stage_bytes(root, name, bytes)?, target));
+            tx.put(stage_bytes(root, name, bytes)?, target);
         }
     }
-    let written = tx.commit()?;
-
-    let packages = plans
-        .into_iter()
-        .map(|(a, target, _, action, _)| {
-            let entry = index
-                .packages
-                .iter()
-                .find(|e| e.name == a.name)
-                .cloned()
-                .ok_or_else(|| {
-                    Error::Usage("internal: a published entry is not in the index".into())
-                })?;
-            Ok(Published {
-                source: a.path.clone(),
-                path: target,
-                action,
-                entry,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Outcome {
-        webroot: root.clone(),
-        packages,
-        index,
-        written,
-    })
-}
-
-/// The file's bytes, or `None` when there is no such file.
-fn read_if_file(path: &Path) -> Result<Option<Vec<u8>>> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_file() => read_record(path).map(Some),
-        Ok(_) => Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, "cannot read", e)),
-    }
+    Ok(())
 }
 
 /// `SHA256SUMS`: every artifact of the index (its hash from the index), and
 /// the sidecar and manifest of each (hashed from what is being written, or
 /// from the web root), sorted by name.
-fn render_sums(
-    root: &Path,
-    index: &Index,
-    plans: &[(&Artifact, PathBuf, String, Action, IndexEntry)],
-) -> Result<String> {
+fn render_sums(root: &Path, index: &Index, plans: &[Plan<'_>]) -> Result<String> {
     let mut lines: BTreeMap<String, String> = BTreeMap::new();
     for e in &index.packages {
         lines.insert(e.name.clone(), e.sha256.clone());
-        let new = plans.iter().find(|p| p.0.name == e.name);
+        let new = plans.iter().find(|p| p.artifact.name == e.name);
         for (file, staged) in [
-            (&e.sha256_file, new.map(|p| p.2.as_bytes())),
-            (&e.manifest_file, new.map(|p| &p.0.manifest_bytes[..])),
+            (&e.sha256_file, new.map(|p| p.sidecar.as_bytes())),
+            (
+                &e.manifest_file,
+                new.map(|p| &p.artifact.manifest_bytes[..]),
+            ),
         ] {
             let sha = match staged {
                 Some(bytes) => Some(digest::of_bytes(bytes).sha256),
@@ -704,18 +541,7 @@ fn render_sums(
             }
         }
     }
-    Ok(lines
-        .iter()
-        .map(|(name, sha)| sidecar_line(sha, name))
-        .collect())
-}
-
-/// `index.json` as pretty JSON with a final newline.
-pub fn index_json(index: &Index) -> Vec<u8> {
-    // Plain strings and numbers: serialising cannot fail.
-    let mut bytes = serde_json::to_vec_pretty(index).unwrap_or_default();
-    bytes.push(b'\n');
-    bytes
+    Ok(record::render_sums(&lines))
 }
 
 /// A size for people: `9.4 KiB`, `312.0 MiB`.
@@ -757,8 +583,8 @@ pub fn render_html(index: &Index) -> Result<String> {
         })
         .collect();
     let mut env = minijinja::Environment::new();
-    let internal =
-        |e: minijinja::Error| Error::Usage(format!("internal: templates/index.html: {e}"));
+    // The template is compiled in: any failure is a bug, not bad input.
+    let internal = |e: minijinja::Error| Error::internal(format!("templates/index.html: {e}"));
     // The `.html` name turns on HTML escaping of every value. minijinja's
     // own escaper also writes `/` as `&#x2f;`, which is valid but makes the
     // URLs in the page's source unreadable and unsearchable; `/` needs no
@@ -804,33 +630,10 @@ fn html_escape(text: &str) -> String {
     out
 }
 
-/// A file staged under a hidden temporary name in the web root.
-type Staged = (tempfile::TempPath, PathBuf);
-
-fn temp_builder<'a>(prefix: &'a str, suffix: &'a str) -> tempfile::Builder<'a, 'a> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(prefix).suffix(suffix);
-    // Web servers run as another user: the file must be world-readable, where
-    // tempfile's default is 0600.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    builder
-}
-
 /// Copies the artifact into a temporary file in the web root, hashing the
 /// bytes as they go, and fsyncs it.
-fn stage_copy(
-    root: &Path,
-    a: &Artifact,
-    progress: &dyn crate::Progress,
-) -> Result<tempfile::TempPath> {
-    let prefix = format!(".{}.", a.name);
-    let mut temp = temp_builder(&prefix, ".part")
-        .tempfile_in(root)
-        .map_err(|e| Error::io(root, "cannot create a temporary file in", e))?;
+fn stage_copy(root: &Path, a: &Artifact, progress: &dyn crate::Progress) -> Result<TempPath> {
+    let mut temp = atomic::temp_file(root, &atomic::hidden_prefix(&a.name), ".part")?;
     let source = std::fs::File::open(&a.path).map_err(|e| Error::io(&a.path, "cannot read", e))?;
     let mut reader = HashingReader::new(source);
     let mut buf = vec![0u8; 1 << 20];
@@ -863,150 +666,15 @@ fn stage_copy(
     Ok(temp.into_temp_path())
 }
 
-/// Writes `bytes` to a temporary file in the web root and fsyncs it.
-fn stage_bytes(root: &Path, name: &str, bytes: &[u8]) -> Result<tempfile::TempPath> {
-    let prefix = format!(".{name}.");
-    let mut temp = temp_builder(&prefix, ".part")
-        .tempfile_in(root)
-        .map_err(|e| Error::io(root, "cannot create a temporary file in", e))?;
-    temp.write_all(bytes)
-        .and_then(|_| temp.as_file().sync_all())
-        .map_err(|e| Error::io(temp.path(), "cannot write", e))?;
-    Ok(temp.into_temp_path())
-}
-
-/// Staged files and the names they take, renamed in order; all or nothing.
-struct Transaction<'a> {
-    root: &'a Path,
-    staged: Vec<Staged>,
-}
-
-/// A rename made, and how to undo it.
-struct Done {
-    target: PathBuf,
-    undo: Undo,
-}
-
-/// How to undo one rename.
-enum Undo {
-    /// The target was new: remove it.
-    Remove,
-    /// The target replaced a file: rename this hard link to it back.
-    Restore(tempfile::TempPath),
-    /// The target replaced a file that could not be linked (a filesystem
-    /// without hard links): the new file stays, as removing it would leave
-    /// nothing at all.
-    Keep,
-}
-
-impl<'a> Transaction<'a> {
-    fn new(root: &'a Path) -> Self {
-        Transaction {
-            root,
-            staged: Vec::new(),
-        }
-    }
-
-    /// Renames every staged file into place. On a failure, undoes the
-    /// renames already made and returns the error; the staged files left
-    /// are removed when dropped.
-    fn commit(self) -> Result<Vec<String>> {
-        let mut done: Vec<Done> = Vec::new();
-        let mut written = Vec::new();
-        let root = self.root;
-        for (temp, target) in self.staged {
-            match rename(root, temp, &target) {
-                Ok(undo) => {
-                    written.push(
-                        target
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                    );
-                    done.push(Done { target, undo });
-                }
-                Err(e) => {
-                    for d in done.into_iter().rev() {
-                        // Best effort: the error being reported matters more.
-                        match d.undo {
-                            Undo::Restore(backup) => {
-                                let _ = backup.persist(&d.target);
-                            }
-                            Undo::Remove => {
-                                let _ = std::fs::remove_file(&d.target);
-                            }
-                            Undo::Keep => {}
-                        }
-                    }
-                    sync_dir(root);
-                    return Err(e);
-                }
-            }
-        }
-        sync_dir(root);
-        Ok(written)
-    }
-}
-
-/// Renames `temp` onto `target`, first keeping a hard link to the file it
-/// replaces so the rename can be undone.
-fn rename(root: &Path, temp: tempfile::TempPath, target: &Path) -> Result<Undo> {
-    let undo = match std::fs::symlink_metadata(target) {
-        Ok(m) if m.is_file() => {
-            let prefix = format!(
-                ".{}.",
-                target
-                    .file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default()
-            );
-            tempfile::Builder::new()
-                .prefix(&prefix)
-                .suffix(".bak")
-                .make_in(root, |p| std::fs::hard_link(target, p))
-                .map_or(Undo::Keep, |f| Undo::Restore(f.into_temp_path()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Undo::Remove,
-        // A folder or link in the way: the rename below fails, and there is
-        // nothing of it to undo.
-        _ => Undo::Keep,
-    };
-    temp.persist(target)
-        .map_err(|e| Error::io(target, "cannot rename into place", e.error))?;
-    Ok(undo)
-}
-
-/// Makes the renames durable. Best effort: not every platform can open a
-/// folder for syncing.
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+/// Writes `bytes` to a temporary file in the web root (named after the
+/// artifact `name`) and fsyncs it.
+fn stage_bytes(root: &Path, name: &str, bytes: &[u8]) -> Result<TempPath> {
+    atomic::stage_bytes(root, &atomic::hidden_prefix(name), ".part", bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sidecar_forms() {
-        let h = "a".repeat(64);
-        assert_eq!(
-            parse_sidecar(&format!("{h}  x.zip\n")).unwrap(),
-            (h.clone(), Some("x.zip".into()))
-        );
-        assert_eq!(
-            parse_sidecar(&format!("{h} *x.zip\n")).unwrap(),
-            (h.clone(), Some("x.zip".into()))
-        );
-        assert_eq!(
-            parse_sidecar(&format!("{}\n", h.to_uppercase())).unwrap(),
-            (h.clone(), None)
-        );
-        assert!(parse_sidecar("abc  x.zip").is_err());
-        assert!(parse_sidecar(&format!("{h}x.zip")).is_err());
-        assert!(parse_sidecar("").is_err());
-    }
 
     #[test]
     fn base_url_joins_and_encodes() {
@@ -1018,14 +686,6 @@ mod tests {
         assert!(BaseUrl::parse("ftp://x/").is_err());
         assert!(BaseUrl::parse("https://").is_err());
         assert!(BaseUrl::parse("https://x/?a=b").is_err());
-    }
-
-    #[test]
-    fn plain_names_only() {
-        for bad in ["", ".", "..", "../x", "a/b", "a\\b", ".hidden"] {
-            assert!(plain_name(bad).is_err(), "{bad}");
-        }
-        assert!(plain_name("SEP-14.zip").is_ok());
     }
 
     #[test]

@@ -328,6 +328,38 @@ pub struct Occurrence {
     pub line: usize,
 }
 
+/// A key written more than once in the sections of one name; the first
+/// occurrence is the effective one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Duplicate {
+    /// The section, as the caller named it (not as written).
+    pub section: String,
+    /// The key as first written.
+    pub key: String,
+    /// Every line it stands on, 1-based, in file order.
+    pub lines: Vec<usize>,
+}
+
+/// What the installer will read from a SetAid.ini, and what makes that
+/// doubtful: worked out once here, so that `audit` and `transform` report
+/// the same things. See [`IniFile::facts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// The effective `KeepPreviousSetting`: its first occurrence in a
+    /// `[CUSTOM_SMC_CONFIG]` section (names matched case-insensitively), as
+    /// [`IniFile::get`] finds it. `None` when no such section holds it.
+    pub keep_previous: Option<Occurrence>,
+    /// `KeepPreviousSetting` standing in any other section, or before the
+    /// first section (`section` empty), in file order. Which section the
+    /// installer reads is inferred, not documented, so each is a warning.
+    pub keep_previous_elsewhere: Vec<Occurrence>,
+    /// Keys written more than once in `[CUSTOM_SMC_CONFIG]`, then in
+    /// `[FEATURE_SELECTION]` (the sections the installer is known to read),
+    /// each in the order first written; `section` is [`SMC_SECTION`] or
+    /// [`FEATURE_SECTION`].
+    pub duplicates: Vec<Duplicate>,
+}
+
 /// An edit asked for: set `section.key` to `value`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Edit {
@@ -597,6 +629,55 @@ impl IniFile {
         })
     }
 
+    /// The facts audit and transform report (see [`Facts`]).
+    pub fn facts(&self) -> Facts {
+        Facts {
+            keep_previous: self.get(SMC_SECTION, KEEP_PREVIOUS),
+            keep_previous_elsewhere: self
+                .occurrences(KEEP_PREVIOUS)
+                .into_iter()
+                .filter(|o| !o.section.eq_ignore_ascii_case(SMC_SECTION))
+                .collect(),
+            duplicates: [SMC_SECTION, FEATURE_SECTION]
+                .iter()
+                .flat_map(|section| self.duplicates(section))
+                .collect(),
+        }
+    }
+
+    /// Keys written more than once in the sections named `section`, in the
+    /// order first written (keys matched case-insensitively).
+    pub fn duplicates(&self, section: &str) -> Vec<Duplicate> {
+        let mut found: Vec<Duplicate> = Vec::new();
+        for o in self.section_entries(section) {
+            match found
+                .iter_mut()
+                .find(|d| d.key.eq_ignore_ascii_case(&o.key))
+            {
+                Some(d) => d.lines.push(o.line),
+                None => found.push(Duplicate {
+                    section: section.to_string(),
+                    key: o.key,
+                    lines: vec![o.line],
+                }),
+            }
+        }
+        found.retain(|d| d.lines.len() > 1);
+        found
+    }
+
+    /// `section.key` when it is written more than once: exactly the
+    /// occurrences [`IniFile::apply`] sets for an edit of it, so a warning
+    /// built from this says what the edit does.
+    pub fn duplicate(&self, section: &str, key: &str) -> Option<Duplicate> {
+        let occurrences = self.lookup(section, key);
+        (occurrences.len() > 1).then(|| Duplicate {
+            section: section.to_string(),
+            key: occurrences[0].key.clone(),
+            lines: occurrences.iter().map(|o| o.line).collect(),
+        })
+    }
+
     /// Sets `edit.section.edit.key` to `edit.value`, changing only value units.
     ///
     /// Every occurrence in every matching section is set (duplicates are
@@ -844,6 +925,83 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("binary")
+        );
+    }
+
+    #[test]
+    fn facts_effective_elsewhere_and_duplicates() {
+        let ini = IniFile::parse(
+            b"KeepPreviousSetting=1\r\n\
+              [Custom_Smc_Config]\r\n\
+              InstallationLogDir=C:\\Logs\r\n\
+              keeppreviousSETTING = 1 \r\n\
+              KeepPreviousSetting=0\r\n\
+              [OTHER]\r\n\
+              KeepPreviousSetting=1\r\n\
+              A=1\r\n\
+              a=2\r\n\
+              [FEATURE_SELECTION]\r\n\
+              Core=1\r\n\
+              SAVMain=1\r\n\
+              core=0\r\n",
+        )
+        .unwrap();
+        let f = ini.facts();
+        let kps = f.keep_previous.as_ref().unwrap();
+        assert_eq!(
+            (
+                kps.section.as_str(),
+                kps.key.as_str(),
+                kps.value.as_str(),
+                kps.line
+            ),
+            ("Custom_Smc_Config", "keeppreviousSETTING", "1", 4)
+        );
+        let elsewhere: Vec<(&str, usize)> = f
+            .keep_previous_elsewhere
+            .iter()
+            .map(|o| (o.section.as_str(), o.line))
+            .collect();
+        assert_eq!(elsewhere, [("", 1), ("OTHER", 7)]);
+        // [OTHER] is not a section the installer is known to read.
+        assert_eq!(
+            f.duplicates,
+            [
+                Duplicate {
+                    section: SMC_SECTION.into(),
+                    key: "keeppreviousSETTING".into(),
+                    lines: vec![4, 5],
+                },
+                Duplicate {
+                    section: FEATURE_SECTION.into(),
+                    key: "Core".into(),
+                    lines: vec![11, 13],
+                },
+            ]
+        );
+        assert_eq!(ini.duplicates("other")[0].lines, [8, 9]);
+        // What duplicate() reports is what apply() sets.
+        let d = ini.duplicate(SMC_SECTION, KEEP_PREVIOUS).unwrap();
+        assert_eq!(d.lines, [4, 5]);
+        assert_eq!(ini.duplicate("FEATURE_SELECTION", "SAVMain"), None);
+        let mut edited = ini.clone();
+        let changes = edited.apply(&Edit::keep_previous_off()).unwrap();
+        assert_eq!(changes.iter().map(|c| c.line).collect::<Vec<_>>(), [4]);
+        assert!(d.lines.contains(&changes[0].line));
+    }
+
+    #[test]
+    fn facts_of_a_file_without_the_key() {
+        let f = IniFile::parse(b"[FEATURE_SELECTION]\nCore=1\n")
+            .unwrap()
+            .facts();
+        assert_eq!(
+            f,
+            Facts {
+                keep_previous: None,
+                keep_previous_elsewhere: Vec::new(),
+                duplicates: Vec::new(),
+            }
         );
     }
 

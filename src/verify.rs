@@ -22,13 +22,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::digest::{Digest, HashingReader};
+use crate::digest::{self, Digest, HashingReader};
 use crate::error::{Error, Result};
-use crate::publish::{
-    self, INDEX_HTML, INDEX_JSON, Index, SUMS, hash_file, parse_index, parse_manifest,
-    parse_sidecar, parse_sums, read_record,
+use crate::record::{
+    self, INDEX_HTML, INDEX_JSON, Index, IndexEntry, MAX_RECORD, Record, SUMS, Sidecar,
+    manifest_path, parse_index, parse_manifest, parse_sidecar, parse_sums, read_record,
+    sidecar_path,
 };
-use crate::transform::with_suffix;
 
 /// What was compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -195,13 +195,13 @@ pub fn is_url(target: &str) -> bool {
 pub fn load_expected(file: &Path, name: &str) -> Result<Expected> {
     let record = file.display().to_string();
     let meta = std::fs::metadata(file).map_err(|e| Error::io(file, "cannot read", e))?;
-    if meta.len() <= publish::MAX_RECORD {
+    if meta.len() <= MAX_RECORD {
         let bytes = read_record(file)?;
         if let Some(e) = expected_from_record(&bytes, &record, name)? {
             return Ok(e);
         }
     }
-    let d = crate::digest::of_file(file)?;
+    let d = digest::of_file(file)?;
     Ok(Expected {
         record,
         size: Some(d.size),
@@ -211,27 +211,20 @@ pub fn load_expected(file: &Path, name: &str) -> Result<Expected> {
 
 /// A manifest, index or sidecar in `bytes`; `None` when it is none of them.
 fn expected_from_record(bytes: &[u8], record: &str, name: &str) -> Result<Option<Expected>> {
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
-        if value.get("output").is_some() {
-            let m = parse_manifest(bytes, record)?;
-            return Ok(Some(Expected {
-                record: record.to_string(),
-                size: Some(m.output.size),
-                sha256: m.output.sha256,
-            }));
-        }
-        if value.get("packages").is_some() {
-            let index = parse_index(bytes, record)?;
-            return expected_from_index(&index, record, name).map(Some);
-        }
-        return Ok(None);
-    }
-    let text = String::from_utf8_lossy(bytes);
-    Ok(parse_sidecar(&text).ok().map(|(sha256, _)| Expected {
-        record: record.to_string(),
-        size: None,
-        sha256,
-    }))
+    Ok(match record::identify(bytes, record)? {
+        Some(Record::Manifest(m)) => Some(Expected {
+            record: record.to_string(),
+            size: Some(m.output.size),
+            sha256: m.output.sha256,
+        }),
+        Some(Record::Index(index)) => Some(expected_from_index(&index, record, name)?),
+        Some(Record::Sidecar(sidecar)) => Some(Expected {
+            record: record.to_string(),
+            size: None,
+            sha256: sidecar.sha256,
+        }),
+        None => None,
+    })
 }
 
 fn expected_from_index(index: &Index, record: &str, name: &str) -> Result<Expected> {
@@ -288,8 +281,8 @@ pub fn artifact(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let sidecar = with_suffix(path, ".sha256");
-    let manifest = with_suffix(path, ".manifest.json");
+    let sidecar = sidecar_path(path);
+    let manifest = manifest_path(path);
     if !sidecar.is_file() && !manifest.is_file() && expect.is_none() {
         return Err(Error::Record {
             at: subject,
@@ -302,17 +295,17 @@ pub fn artifact(
         .map_err(|e| Error::io(path, "cannot read", e))?
         .len();
     progress.start(size, &format!("hashing {name}"));
-    let got = hash_file(path, progress)?;
+    let got = digest::of_file_with(path, progress)?;
     progress.finish();
 
     let mut checks = Vec::new();
     if sidecar.is_file() {
         let record = sidecar.display().to_string();
         let text = String::from_utf8_lossy(&read_record(&sidecar)?).into_owned();
-        let (sha256, named) = parse_sidecar(&text).map_err(|reason| Error::Record {
-            at: record.clone(),
-            reason,
-        })?;
+        let Sidecar {
+            sha256,
+            name: named,
+        } = parse_sidecar(&text).map_err(|reason| Error::record(&record, reason))?;
         if let Some(named) = named {
             checks.push(Check::new(&subject, &record, Field::Name, named, &name));
         }
@@ -360,65 +353,100 @@ pub fn artifact(
 /// Verifies a web root written by `sepkg publish`.
 pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
     let target = dir.display().to_string();
-    let sums_path = dir.join(SUMS);
-    let index_path = dir.join(INDEX_JSON);
-    if !sums_path.is_file() && !index_path.is_file() {
-        return Err(Error::Record {
-            at: target,
-            reason: format!("not a web root published by sepkg: no {SUMS} or {INDEX_JSON} in it"),
-        });
-    }
-    let sums_at = sums_path.display().to_string();
-    let index_at = index_path.display().to_string();
     let mut checks = Vec::new();
-    let sums = if sums_path.is_file() {
-        let text = String::from_utf8_lossy(&read_record(&sums_path)?).into_owned();
-        Some(parse_sums(&text, &sums_at)?)
-    } else {
-        checks.push(Check::new(
-            SUMS,
-            &target,
-            Field::Present,
-            "present",
-            "missing",
-        ));
-        None
-    };
-    let index = if index_path.is_file() {
-        Some(parse_index(&read_record(&index_path)?, &index_at)?)
-    } else {
-        checks.push(Check::new(
-            INDEX_JSON,
-            &target,
-            Field::Present,
-            "present",
-            "missing",
-        ));
-        None
-    };
-    if index.is_some() && !dir.join(INDEX_HTML).is_file() {
-        checks.push(Check::new(
-            INDEX_HTML,
-            &target,
-            Field::Present,
-            "present",
-            "missing",
-        ));
+    let records = WebRootRecords::read(dir, &mut checks)?;
+    let listed = records.listed();
+    let digests = hash_listed(dir, &listed, progress)?;
+    let digest_of = |name: &str| digests.get(name).cloned().flatten();
+
+    for (name, sha) in records.sums.iter().flatten() {
+        match digest_of(name) {
+            Some(d) => checks.push(Check::new(name, SUMS, Field::Sha256, sha, &d.sha256)),
+            None => checks.push(Check::new(name, SUMS, Field::Present, "present", "missing")),
+        }
+    }
+    for p in records.index.iter().flat_map(|i| i.packages.iter()) {
+        match digest_of(&p.name) {
+            Some(d) => check_package(dir, p, &d, records.sums.as_deref(), &mut checks)?,
+            None => checks.push(Check::new(
+                &p.name,
+                INDEX_JSON,
+                Field::Present,
+                "present",
+                "missing",
+            )),
+        }
+    }
+    check_unlisted(dir, &listed, &mut checks)?;
+    Ok(Report::new(&target, TargetKind::Webroot, checks))
+}
+
+/// A web root's own records: `SHA256SUMS` and `index.json`, each when
+/// present.
+struct WebRootRecords {
+    sums: Option<Vec<(String, String)>>,
+    index: Option<Index>,
+}
+
+impl WebRootRecords {
+    /// Reads both; a missing one (and a missing `index.html` beside an
+    /// `index.json`) is a failed check, both missing is not a web root.
+    fn read(dir: &Path, checks: &mut Vec<Check>) -> Result<WebRootRecords> {
+        let target = dir.display().to_string();
+        let sums_path = dir.join(SUMS);
+        let index_path = dir.join(INDEX_JSON);
+        if !sums_path.is_file() && !index_path.is_file() {
+            return Err(Error::record(
+                target,
+                format!("not a web root published by sepkg: no {SUMS} or {INDEX_JSON} in it"),
+            ));
+        }
+        let missing = |name: &str| Check::new(name, &target, Field::Present, "present", "missing");
+        let sums = if sums_path.is_file() {
+            let text = String::from_utf8_lossy(&read_record(&sums_path)?).into_owned();
+            Some(parse_sums(&text, &sums_path.display().to_string())?)
+        } else {
+            checks.push(missing(SUMS));
+            None
+        };
+        let index = if index_path.is_file() {
+            let at = index_path.display().to_string();
+            Some(parse_index(&read_record(&index_path)?, &at)?)
+        } else {
+            checks.push(missing(INDEX_JSON));
+            None
+        };
+        if index.is_some() && !dir.join(INDEX_HTML).is_file() {
+            checks.push(missing(INDEX_HTML));
+        }
+        Ok(WebRootRecords { sums, index })
     }
 
-    // Every name any record lists; each file is hashed once.
-    let mut listed: BTreeSet<String> = [SUMS, INDEX_JSON, INDEX_HTML]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    for (name, _) in sums.iter().flatten() {
-        listed.insert(name.clone());
+    /// Every name any record lists, the records themselves included.
+    fn listed(&self) -> BTreeSet<String> {
+        let mut listed: BTreeSet<String> = [SUMS, INDEX_JSON, INDEX_HTML]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for (name, _) in self.sums.iter().flatten() {
+            listed.insert(name.clone());
+        }
+        for p in self.index.iter().flat_map(|i| i.packages.iter()) {
+            listed.insert(p.name.clone());
+            listed.insert(p.sha256_file.clone());
+            listed.insert(p.manifest_file.clone());
+        }
+        listed
     }
-    for p in index.iter().flat_map(|i| i.packages.iter()) {
-        listed.insert(p.name.clone());
-        listed.insert(p.sha256_file.clone());
-        listed.insert(p.manifest_file.clone());
-    }
+}
+
+/// The digest of each listed file that is there (`None` for one that is
+/// not a file), each hashed once, under one progress bar.
+fn hash_listed(
+    dir: &Path,
+    listed: &BTreeSet<String>,
+    progress: &dyn crate::Progress,
+) -> Result<BTreeMap<String, Option<Digest>>> {
     let total: u64 = listed
         .iter()
         .filter_map(|n| std::fs::metadata(dir.join(n)).ok())
@@ -426,133 +454,153 @@ pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
         .map(|m| m.len())
         .sum();
     progress.start(total, "hashing the web root");
-    let mut digests: BTreeMap<String, Option<Digest>> = BTreeMap::new();
-    for name in &listed {
+    let mut digests = BTreeMap::new();
+    for name in listed {
         let path = dir.join(name);
         let d = match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_file() => Some(hash_file(&path, progress)?),
+            Ok(m) if m.is_file() => Some(digest::of_file_with(&path, progress)?),
             _ => None,
         };
         digests.insert(name.clone(), d);
     }
     progress.finish();
-    let digest_of = |name: &str| digests.get(name).cloned().flatten();
+    Ok(digests)
+}
 
-    for (name, sha) in sums.iter().flatten() {
-        match digest_of(name) {
-            Some(d) => checks.push(Check::new(name, SUMS, Field::Sha256, sha, &d.sha256)),
-            None => checks.push(Check::new(name, SUMS, Field::Present, "present", "missing")),
-        }
-    }
-    for p in index.iter().flat_map(|i| i.packages.iter()) {
-        let Some(d) = digest_of(&p.name) else {
-            checks.push(Check::new(
-                &p.name,
-                INDEX_JSON,
-                Field::Present,
-                "present",
-                "missing",
-            ));
-            continue;
-        };
-        checks.push(Check::new(&p.name, INDEX_JSON, Field::Size, p.size, d.size));
+/// One `index.json` package that is present (digest `d`): against the
+/// index, `SHA256SUMS`, its sidecar and its manifest.
+fn check_package(
+    dir: &Path,
+    p: &IndexEntry,
+    d: &Digest,
+    sums: Option<&[(String, String)]>,
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    checks.push(Check::new(&p.name, INDEX_JSON, Field::Size, p.size, d.size));
+    checks.push(Check::new(
+        &p.name,
+        INDEX_JSON,
+        Field::Sha256,
+        &p.sha256,
+        &d.sha256,
+    ));
+    if let Some(sums) = sums {
+        let in_sums = sums.iter().any(|(n, _)| n == &p.name);
         checks.push(Check::new(
             &p.name,
-            INDEX_JSON,
-            Field::Sha256,
-            &p.sha256,
-            &d.sha256,
+            SUMS,
+            Field::Listed,
+            "listed",
+            if in_sums { "listed" } else { "not listed" },
         ));
-        if let Some(sums) = &sums {
-            let in_sums = sums.iter().any(|(n, _)| n == &p.name);
+    }
+    check_package_sidecar(dir, p, d, checks)?;
+    check_package_manifest(dir, p, d, checks)
+}
+
+/// A published package's `.sha256` against its digest.
+fn check_package_sidecar(
+    dir: &Path,
+    p: &IndexEntry,
+    d: &Digest,
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    let sidecar_path = dir.join(&p.sha256_file);
+    if !sidecar_path.is_file() {
+        checks.push(Check::new(
+            &p.sha256_file,
+            INDEX_JSON,
+            Field::Present,
+            "present",
+            "missing",
+        ));
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&read_record(&sidecar_path)?).into_owned();
+    match parse_sidecar(&text) {
+        Ok(Sidecar {
+            sha256: sha,
+            name: named,
+        }) => {
+            if let Some(named) = named {
+                checks.push(Check::new(
+                    &p.name,
+                    &p.sha256_file,
+                    Field::Name,
+                    named,
+                    &p.name,
+                ));
+            }
             checks.push(Check::new(
                 &p.name,
-                SUMS,
-                Field::Listed,
-                "listed",
-                if in_sums { "listed" } else { "not listed" },
-            ));
-        }
-        let sidecar_path = dir.join(&p.sha256_file);
-        if sidecar_path.is_file() {
-            let text = String::from_utf8_lossy(&read_record(&sidecar_path)?).into_owned();
-            match parse_sidecar(&text) {
-                Ok((sha, named)) => {
-                    if let Some(named) = named {
-                        checks.push(Check::new(
-                            &p.name,
-                            &p.sha256_file,
-                            Field::Name,
-                            named,
-                            &p.name,
-                        ));
-                    }
-                    checks.push(Check::new(
-                        &p.name,
-                        &p.sha256_file,
-                        Field::Sha256,
-                        sha,
-                        &d.sha256,
-                    ));
-                }
-                Err(reason) => checks.push(Check::new(
-                    &p.sha256_file,
-                    &p.sha256_file,
-                    Field::Sha256,
-                    "a sha256sum line",
-                    reason,
-                )),
-            }
-        } else {
-            checks.push(Check::new(
                 &p.sha256_file,
-                INDEX_JSON,
-                Field::Present,
-                "present",
-                "missing",
+                Field::Sha256,
+                sha,
+                &d.sha256,
             ));
         }
-        let manifest_path = dir.join(&p.manifest_file);
-        if manifest_path.is_file() {
-            let at = manifest_path.display().to_string();
-            match parse_manifest(&read_record(&manifest_path)?, &at) {
-                Ok(m) => {
-                    checks.push(Check::new(
-                        &p.name,
-                        &p.manifest_file,
-                        Field::Size,
-                        m.output.size,
-                        d.size,
-                    ));
-                    checks.push(Check::new(
-                        &p.name,
-                        &p.manifest_file,
-                        Field::Sha256,
-                        m.output.sha256,
-                        &d.sha256,
-                    ));
-                }
-                Err(e) => checks.push(Check::new(
-                    &p.manifest_file,
-                    &p.manifest_file,
-                    Field::Sha256,
-                    "a sepkg manifest",
-                    e.to_string(),
-                )),
-            }
-        } else {
-            checks.push(Check::new(
-                &p.manifest_file,
-                INDEX_JSON,
-                Field::Present,
-                "present",
-                "missing",
-            ));
-        }
+        Err(reason) => checks.push(Check::new(
+            &p.sha256_file,
+            &p.sha256_file,
+            Field::Sha256,
+            "a sha256sum line",
+            reason,
+        )),
     }
+    Ok(())
+}
 
-    // Whatever the server would also serve: leftovers of an interrupted
-    // publish (hidden `.NAME.*.part`), stray uploads, folders.
+/// A published package's `.manifest.json` against its digest.
+fn check_package_manifest(
+    dir: &Path,
+    p: &IndexEntry,
+    d: &Digest,
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    let manifest_path = dir.join(&p.manifest_file);
+    if !manifest_path.is_file() {
+        checks.push(Check::new(
+            &p.manifest_file,
+            INDEX_JSON,
+            Field::Present,
+            "present",
+            "missing",
+        ));
+        return Ok(());
+    }
+    let at = manifest_path.display().to_string();
+    match parse_manifest(&read_record(&manifest_path)?, &at) {
+        Ok(m) => {
+            checks.push(Check::new(
+                &p.name,
+                &p.manifest_file,
+                Field::Size,
+                m.output.size,
+                d.size,
+            ));
+            checks.push(Check::new(
+                &p.name,
+                &p.manifest_file,
+                Field::Sha256,
+                m.output.sha256,
+                &d.sha256,
+            ));
+        }
+        Err(e) => checks.push(Check::new(
+            &p.manifest_file,
+            &p.manifest_file,
+            Field::Sha256,
+            "a sepkg manifest",
+            e.to_string(),
+        )),
+    }
+    Ok(())
+}
+
+/// Whatever the server would also serve: leftovers of an interrupted
+/// publish (hidden `.NAME.*.part`), stray uploads, folders (named with a
+/// final `/`).
+fn check_unlisted(dir: &Path, listed: &BTreeSet<String>, checks: &mut Vec<Check>) -> Result<()> {
     let mut present: Vec<String> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, "cannot list", e))?
         .filter_map(|e| e.ok())
@@ -574,7 +622,7 @@ pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
             "not listed",
         ));
     }
-    Ok(Report::new(&target, TargetKind::Webroot, checks))
+    Ok(())
 }
 
 fn agent(http: &HttpOptions) -> Result<ureq::Agent> {
@@ -737,19 +785,16 @@ pub fn url(
             response
                 .into_body()
                 .into_reader()
-                .take(publish::MAX_RECORD + 1)
+                .take(MAX_RECORD + 1)
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::Network {
                     url: index_url.clone(),
                     reason: format!("download broke off: {e}"),
                 })?;
-            if bytes.len() as u64 > publish::MAX_RECORD {
+            if bytes.len() as u64 > MAX_RECORD {
                 return Err(Error::Record {
                     at: index_url,
-                    reason: format!(
-                        "larger than {} bytes: not a sepkg index.json",
-                        publish::MAX_RECORD
-                    ),
+                    reason: format!("larger than {} bytes: not a sepkg index.json", MAX_RECORD),
                 });
             }
             let index = parse_index(&bytes, &index_url)?;

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{ErrorJson, Output};
-use crate::audit::{self, Finding, Options, PackageReport, RootReport, Severity};
+use crate::audit::{
+    self, Finding, MsiReport, Options, PackageReport, RootReport, SetaidReport, Severity,
+    SylinkReport,
+};
 use crate::error::{Error, ExitCode, Result};
 use crate::msi::Version;
 
@@ -176,42 +179,22 @@ fn render_html(doc: &Document) -> Result<String> {
     let mut env = minijinja::Environment::new();
     // The name's `.html` turns on HTML auto-escaping: package contents are
     // untrusted text.
+    // The template is compiled in: any failure is a bug, not bad input.
     env.add_template("report.html", TEMPLATE)
-        .map_err(|e| Error::Usage(format!("internal: the report template is invalid: {e}")))?;
+        .map_err(|e| Error::internal(format!("the report template is invalid: {e}")))?;
     let template = env
         .get_template("report.html")
-        .map_err(|e| Error::Usage(format!("internal: {e}")))?;
+        .map_err(|e| Error::internal(format!("templates/report.html: {e}")))?;
     template
         .render(minijinja::context! { doc => doc })
-        .map_err(|e| Error::Usage(format!("internal: cannot render the report: {e}")))
+        .map_err(|e| Error::internal(format!("cannot render the report: {e}")))
 }
 
-/// Writes the page to a temporary file beside `path`, then renames it.
+/// Writes the page to a temporary file beside `path` (world-readable: a
+/// report is for people to open), then renames it.
 fn write_html(path: &Path, doc: &Document) -> Result<()> {
-    use std::io::Write;
     let html = render_html(doc)?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".sepkg-report-").suffix(".tmp");
-    // A report is for people to open: readable by all (less the umask),
-    // where tempfile's default is 0600.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    let mut temp = builder
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, "cannot create a temporary file in", e))?;
-    temp.write_all(html.as_bytes())
-        .and_then(|_| temp.as_file().sync_all())
-        .map_err(|e| Error::io(temp.path(), "cannot write", e))?;
-    temp.persist(path)
-        .map_err(|e| Error::io(path, "cannot write", e.error))?;
-    Ok(())
+    crate::atomic::write_file(path, ".sepkg-report-", ".tmp", html.as_bytes())
 }
 
 /// A two-column "label  value" block.
@@ -299,6 +282,23 @@ fn human_root(s: &mut String, root: &RootReport, from_version: Option<&str>) {
         &root.dir
     };
     let _ = writeln!(s, "  package root {dir}");
+    product_version_line(s, root);
+    for m in &root.msis {
+        match &m.error {
+            Some(e) => field(s, "MSI", &format!("{}: unreadable: {e}", m.entry)),
+            None => msi_lines(s, m),
+        }
+    }
+    setaid_lines(s, root.setaid.as_ref());
+    sylink_lines(s, root.sylink.as_ref());
+    signatures_line(s, root);
+    for m in root.msis.iter().filter(|m| m.error.is_none()) {
+        upgrade_rows(s, m, from_version);
+    }
+}
+
+/// setup.ini's version and each MSI's, on one line.
+fn product_version_line(s: &mut String, root: &RootReport) {
     let setup_version = root
         .setup_ini
         .as_ref()
@@ -321,120 +321,130 @@ fn human_root(s: &mut String, root: &RootReport, from_version: Option<&str>) {
             }
         ),
     );
-    for m in &root.msis {
-        if let Some(e) = &m.error {
-            field(s, "MSI", &format!("{}: unreadable: {e}", m.entry));
-            continue;
-        }
-        let i = &m.info;
-        let langs: Vec<String> = i.languages.iter().map(u16::to_string).collect();
-        field(
-            s,
-            "Platform",
-            &format!(
-                "{} (languages {})",
-                or_dash(i.platform.as_deref()),
-                if langs.is_empty() {
-                    "-".to_string()
-                } else {
-                    langs.join(",")
-                }
-            ),
-        );
-        field(
-            s,
-            "Product",
-            &format!(
-                "{} ({})",
-                or_dash(i.product_name.as_deref()),
-                or_dash(i.manufacturer.as_deref())
-            ),
-        );
-        field(s, "ProductCode", or_dash(i.product_code.as_deref()));
-        field(s, "UpgradeCode", or_dash(i.upgrade_code.as_deref()));
-        field(s, "PackageCode", or_dash(i.package_code.as_deref()));
-        field(
-            s,
-            "RemoveExistingProducts",
-            match i.remove_existing_products {
-                None => "no InstallExecuteSequence table",
-                Some(true) => "scheduled",
-                Some(false) => "NOT scheduled: nothing is removed",
-            },
-        );
-    }
-    if let Some(a) = &root.setaid {
-        let kps = match (&a.error, &a.keep_previous_setting) {
-            (Some(e), _) => format!("unreadable: {e}"),
-            (None, Some(kv)) => format!(
-                "{}  [{}] {} line {}",
-                kv.value, kv.section, a.entry, kv.line
-            ),
-            (None, None) => format!("missing from [CUSTOM_SMC_CONFIG] in {}", a.entry),
-        };
-        field(s, "KeepPreviousSetting", &kps);
-        for kv in &a.keep_previous_elsewhere {
-            field(
-                s,
-                "",
-                &format!("also {} in [{}] line {}", kv.value, kv.section, kv.line),
-            );
-        }
-        let features: Vec<String> = a
-            .features
-            .iter()
-            .map(|f| format!("{}={}", f.name, f.value))
-            .collect();
-        field(
-            s,
-            "Features",
-            &if features.is_empty() {
+}
+
+/// What a readable MSI says: platform, product, codes, sequencing.
+fn msi_lines(s: &mut String, m: &MsiReport) {
+    let i = &m.info;
+    let langs: Vec<String> = i.languages.iter().map(u16::to_string).collect();
+    field(
+        s,
+        "Platform",
+        &format!(
+            "{} (languages {})",
+            or_dash(i.platform.as_deref()),
+            if langs.is_empty() {
                 "-".to_string()
             } else {
-                features.join(" ")
+                langs.join(",")
+            }
+        ),
+    );
+    field(
+        s,
+        "Product",
+        &format!(
+            "{} ({})",
+            or_dash(i.product_name.as_deref()),
+            or_dash(i.manufacturer.as_deref())
+        ),
+    );
+    field(s, "ProductCode", or_dash(i.product_code.as_deref()));
+    field(s, "UpgradeCode", or_dash(i.upgrade_code.as_deref()));
+    field(s, "PackageCode", or_dash(i.package_code.as_deref()));
+    field(
+        s,
+        "RemoveExistingProducts",
+        match i.remove_existing_products {
+            None => "no InstallExecuteSequence table",
+            Some(true) => "scheduled",
+            Some(false) => "NOT scheduled: nothing is removed",
+        },
+    );
+}
+
+/// KeepPreviousSetting (the effective one and any elsewhere) and the
+/// features.
+fn setaid_lines(s: &mut String, setaid: Option<&SetaidReport>) {
+    let Some(a) = setaid else {
+        field(s, "KeepPreviousSetting", "no SetAid.ini");
+        return;
+    };
+    let kps = match (&a.error, &a.keep_previous_setting) {
+        (Some(e), _) => format!("unreadable: {e}"),
+        (None, Some(kv)) => format!(
+            "{}  [{}] {} line {}",
+            kv.value, kv.section, a.entry, kv.line
+        ),
+        (None, None) => format!("missing from [CUSTOM_SMC_CONFIG] in {}", a.entry),
+    };
+    field(s, "KeepPreviousSetting", &kps);
+    for kv in &a.keep_previous_elsewhere {
+        field(
+            s,
+            "",
+            &format!("also {} in [{}] line {}", kv.value, kv.section, kv.line),
+        );
+    }
+    let features: Vec<String> = a
+        .features
+        .iter()
+        .map(|f| format!("{}={}", f.name, f.value))
+        .collect();
+    field(
+        s,
+        "Features",
+        &if features.is_empty() {
+            "-".to_string()
+        } else {
+            features.join(" ")
+        },
+    );
+}
+
+/// The sylink.xml's state and, when readable, what it points at.
+fn sylink_lines(s: &mut String, sylink: Option<&SylinkReport>) {
+    let Some(x) = sylink else {
+        field(s, "sylink.xml", "missing");
+        return;
+    };
+    if let Some(e) = &x.error {
+        field(s, "sylink.xml", &format!("{}: malformed: {e}", x.entry));
+    } else if x.managed {
+        field(s, "sylink.xml", &format!("{}: managed", x.entry));
+    } else {
+        field(
+            s,
+            "sylink.xml",
+            &format!("{}: UNMANAGED: {}", x.entry, x.missing.join("; ")),
+        );
+    }
+    if let Some(info) = &x.info {
+        let servers: Vec<String> = info.servers.iter().map(ToString::to_string).collect();
+        field(s, "  DomainId", or_dash(info.domain_id.as_deref()));
+        field(
+            s,
+            "  Servers",
+            &if servers.is_empty() {
+                "-".to_string()
+            } else {
+                servers.join(" ")
             },
         );
-    } else {
-        field(s, "KeepPreviousSetting", "no SetAid.ini");
+        field(
+            s,
+            "  Group / mode",
+            &format!(
+                "{} / {}",
+                or_dash(info.preferred_group.as_deref()),
+                or_dash(info.communication_mode.as_deref())
+            ),
+        );
     }
-    match &root.sylink {
-        None => field(s, "sylink.xml", "missing"),
-        Some(x) => {
-            if let Some(e) = &x.error {
-                field(s, "sylink.xml", &format!("{}: malformed: {e}", x.entry));
-            } else if x.managed {
-                field(s, "sylink.xml", &format!("{}: managed", x.entry));
-            } else {
-                field(
-                    s,
-                    "sylink.xml",
-                    &format!("{}: UNMANAGED: {}", x.entry, x.missing.join("; ")),
-                );
-            }
-            if let Some(info) = &x.info {
-                let servers: Vec<String> = info.servers.iter().map(ToString::to_string).collect();
-                field(s, "  DomainId", or_dash(info.domain_id.as_deref()));
-                field(
-                    s,
-                    "  Servers",
-                    &if servers.is_empty() {
-                        "-".to_string()
-                    } else {
-                        servers.join(" ")
-                    },
-                );
-                field(
-                    s,
-                    "  Group / mode",
-                    &format!(
-                        "{} / {}",
-                        or_dash(info.preferred_group.as_deref()),
-                        or_dash(info.communication_mode.as_deref())
-                    ),
-                );
-            }
-        }
-    }
+}
+
+/// Each MSI's signature, on one line.
+fn signatures_line(s: &mut String, root: &RootReport) {
     let sigs: Vec<String> = root
         .signatures
         .iter()
@@ -459,57 +469,57 @@ fn human_root(s: &mut String, root: &RootReport, from_version: Option<&str>) {
             sigs.join("; ")
         },
     );
-    for m in &root.msis {
-        if m.error.is_some() {
-            continue;
+}
+
+/// A readable MSI's Upgrade table, a row per line with its meaning below,
+/// and with `--from-version` the verdict.
+fn upgrade_rows(s: &mut String, m: &MsiReport, from_version: Option<&str>) {
+    if m.upgrade_rows.is_empty() {
+        field(s, "Upgrade rows", &format!("{}: none", m.entry));
+        return;
+    }
+    let _ = writeln!(s, "    Upgrade rows of {}:", m.entry);
+    let rows: Vec<[String; 6]> = m
+        .upgrade_rows
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            [
+                (n + 1).to_string(),
+                r.row.upgrade_code.clone(),
+                or_dash(r.row.version_min.as_deref()).to_string(),
+                or_dash(r.row.version_max.as_deref()).to_string(),
+                format!("{} {}", r.row.attributes, r.row.attribute_names.join("+")),
+                r.row.action_property.clone(),
+            ]
+        })
+        .collect();
+    let head = ["#", "UpgradeCode", "Min", "Max", "Attributes", "Property"];
+    let widths: Vec<usize> = (0..6)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([head[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[&str]| {
+        let mut l = String::from("     ");
+        for (c, cell) in cells.iter().enumerate() {
+            let _ = write!(l, " {:<w$}", cell, w = widths[c]);
         }
-        if m.upgrade_rows.is_empty() {
-            field(s, "Upgrade rows", &format!("{}: none", m.entry));
-            continue;
-        }
-        let _ = writeln!(s, "    Upgrade rows of {}:", m.entry);
-        let rows: Vec<[String; 6]> = m
-            .upgrade_rows
-            .iter()
-            .enumerate()
-            .map(|(n, r)| {
-                [
-                    (n + 1).to_string(),
-                    r.row.upgrade_code.clone(),
-                    or_dash(r.row.version_min.as_deref()).to_string(),
-                    or_dash(r.row.version_max.as_deref()).to_string(),
-                    format!("{} {}", r.row.attributes, r.row.attribute_names.join("+")),
-                    r.row.action_property.clone(),
-                ]
-            })
-            .collect();
-        let head = ["#", "UpgradeCode", "Min", "Max", "Attributes", "Property"];
-        let widths: Vec<usize> = (0..6)
-            .map(|c| {
-                rows.iter()
-                    .map(|r| r[c].chars().count())
-                    .chain([head[c].len()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let line = |cells: &[&str]| {
-            let mut l = String::from("     ");
-            for (c, cell) in cells.iter().enumerate() {
-                let _ = write!(l, " {:<w$}", cell, w = widths[c]);
-            }
-            l.trim_end().to_string()
-        };
-        let _ = writeln!(s, "{}", line(&head));
-        for (r, report) in rows.iter().zip(&m.upgrade_rows) {
-            let cells: Vec<&str> = r.iter().map(String::as_str).collect();
-            let _ = writeln!(s, "{}", line(&cells));
-            let _ = writeln!(s, "        {}", report.meaning);
-        }
-        if let (Some(d), Some(v)) = (&m.from_version, from_version) {
-            let verdict = if d.removes { "REMOVED" } else { "NOT removed" };
-            let _ = writeln!(s, "    From version {v}: {verdict}: {}", d.reason);
-        }
+        l.trim_end().to_string()
+    };
+    let _ = writeln!(s, "{}", line(&head));
+    for (r, report) in rows.iter().zip(&m.upgrade_rows) {
+        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+        let _ = writeln!(s, "{}", line(&cells));
+        let _ = writeln!(s, "        {}", report.meaning);
+    }
+    if let (Some(d), Some(v)) = (&m.from_version, from_version) {
+        let verdict = if d.removes { "REMOVED" } else { "NOT removed" };
+        let _ = writeln!(s, "    From version {v}: {verdict}: {}", d.reason);
     }
 }
 

@@ -116,8 +116,10 @@ impl ErrorJson {
 impl Output {
     /// Prints a JSON document on stdout.
     pub(crate) fn print_json<T: Serialize>(&self, value: &T) -> Result<(), Error> {
+        // Our documents are plain structs, strings and numbers: a failure
+        // here is a bug.
         let mut text = serde_json::to_string_pretty(value)
-            .map_err(|e| Error::Usage(format!("internal: {e}")))?;
+            .map_err(|e| Error::internal(format!("cannot write the JSON document: {e}")))?;
         text.push('\n');
         self.print(&text)
     }

@@ -41,7 +41,7 @@ const FLAG_NEXT_CABINET: u16 = 0x2;
 
 /// Runs `f`, turning a panic of the `cab` crate into an error message.
 fn contain<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    crate::contain::contain("cabinet", f)
+    crate::contain::contain(crate::contain::CAB, f)
 }
 
 fn corrupt(at: Location, reason: impl Into<String>) -> Error {
@@ -438,7 +438,10 @@ fn read_file(src: &mut CabReader, index: usize, at: Location) -> Result<Box<dyn 
         let reader = contain(|| src.cabinet.read_file(&name))
             .map_err(|reason| corrupt(at.clone(), reason))?
             .map_err(|e| corrupt(at, e.to_string()))?;
-        return Ok(Box::new(Contained(reader)));
+        return Ok(Box::new(crate::contain::ContainedReader::new(
+            crate::contain::CAB,
+            reader,
+        )));
     }
     let reuse = matches!(&src.stream, Some(s) if s.folder == folder && s.position <= offset);
     if !reuse {
@@ -638,18 +641,6 @@ impl<R: Read> Read for Exact<R> {
         }
         self.remaining -= n as u64;
         Ok(n)
-    }
-}
-
-/// A reader whose panics become `InvalidData` errors.
-struct Contained<R>(R);
-
-impl<R: Read> Read for Contained<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match contain(|| self.0.read(buf)) {
-            Ok(result) => result,
-            Err(reason) => Err(io::Error::new(io::ErrorKind::InvalidData, reason)),
-        }
     }
 }
 
