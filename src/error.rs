@@ -81,6 +81,10 @@ pub enum Error {
         format: &'static str,
         /// What is wrong.
         reason: String,
+        /// The library's own error, when one reported the damage (its text
+        /// is the reason).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// An entry that must not be unpacked or repacked: traversal, symlink,
@@ -221,21 +225,23 @@ impl Error {
             at,
             format,
             reason: reason.into(),
+            source: None,
         }
     }
 
-    /// [`Error::corrupt`] for a failure that another library reported.
-    ///
-    /// For now the source's text becomes the reason (as every call site
-    /// does by hand today); once no code builds `Error::Corrupt { .. }`
-    /// literally, `Corrupt` gains a boxed `#[source]` field and only this
-    /// function changes.
+    /// [`Error::corrupt`] for a failure that another library reported: its
+    /// text is the reason, and the error itself the `source`.
     pub fn corrupt_from(
         at: Location,
         format: &'static str,
-        source: impl std::error::Error,
+        source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        Error::corrupt(at, format, source.to_string())
+        Error::Corrupt {
+            at,
+            format,
+            reason: source.to_string(),
+            source: Some(Box::new(source)),
+        }
     }
 
     /// A record (sidecar, manifest, `SHA256SUMS`, `index.json`) at `at`

@@ -45,11 +45,7 @@ fn contain<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
 }
 
 fn corrupt(at: Location, reason: impl Into<String>) -> Error {
-    Error::Corrupt {
-        at,
-        format: "cabinet",
-        reason: reason.into(),
-    }
+    Error::corrupt(at, "cabinet", reason)
 }
 
 /// Lists the cabinet that lies at `base`, `len` bytes long, in the file at
@@ -102,7 +98,7 @@ fn open_at(span: Span) -> Result<CabReader> {
     // cabinet it refuses is refused here as well.
     let cabinet = contain(|| Cabinet::new(reader))
         .map_err(|reason| corrupt(at(), reason))?
-        .map_err(|e| corrupt(at(), e.to_string()))?;
+        .map_err(|e| Error::corrupt_from(at(), "cabinet", e))?;
     for folder in cabinet.folder_entries() {
         if let CompressionType::Quantum(..) = folder.compression_type() {
             return Err(corrupt(
@@ -437,7 +433,7 @@ fn read_file(src: &mut CabReader, index: usize, at: Location) -> Result<Box<dyn 
         let name = file.name.clone();
         let reader = contain(|| src.cabinet.read_file(&name))
             .map_err(|reason| corrupt(at.clone(), reason))?
-            .map_err(|e| corrupt(at, e.to_string()))?;
+            .map_err(|e| Error::corrupt_from(at, "cabinet", e))?;
         return Ok(Box::new(crate::contain::ContainedReader::new(
             crate::contain::CAB,
             reader,
@@ -451,7 +447,7 @@ fn read_file(src: &mut CabReader, index: usize, at: Location) -> Result<Box<dyn 
         let mut reader = window(&src.span.path, src.span.base, src.declared)?;
         reader
             .seek(io::SeekFrom::Start(info.data_at))
-            .map_err(|e| corrupt(at.clone(), e.to_string()))?;
+            .map_err(|e| Error::corrupt_from(at.clone(), "cabinet", e))?;
         src.stream = Some(FolderStream {
             reader,
             folder,
@@ -470,7 +466,7 @@ fn read_file(src: &mut CabReader, index: usize, at: Location) -> Result<Box<dyn 
     };
     stream
         .skip_to(offset)
-        .map_err(|e| corrupt(at.clone(), e.to_string()))?;
+        .map_err(|e| Error::corrupt_from(at.clone(), "cabinet", e))?;
     Ok(Box::new(Exact {
         inner: stream,
         remaining: size,

@@ -170,14 +170,14 @@ fn add_digests(
                 .source
                 .map(|s| Location::entry(&from.span().path, &from.entries()[s].name))
                 .unwrap_or_else(|| Location::file(&from.span().path));
-            return Err(Error::Corrupt {
+            return Err(Error::corrupt(
                 at,
-                format: from.format().name(),
-                reason: format!(
+                from.format().name(),
+                format!(
                     "the header declares {} bytes but the entry holds {}",
                     planned.size, digest.size
                 ),
-            });
+            ));
         }
         if let Some(r) = rows.get_mut(row) {
             r.digest = Some(digest);
@@ -382,14 +382,14 @@ fn write_streamed(
             let method = written?;
             let digest = tracked.inner.finish();
             if digest.size != plan[row].size {
-                return Err(Error::Corrupt {
+                return Err(Error::corrupt(
                     at,
                     format,
-                    reason: format!(
+                    format!(
                         "its listing declares {} bytes but it holds {}",
                         plan[row].size, digest.size
                     ),
-                });
+                ));
             }
             Ok(Row {
                 method,

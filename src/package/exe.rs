@@ -95,11 +95,7 @@ struct Pe {
 }
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> Error {
-    Error::Corrupt {
-        at: Location::file(path),
-        format: "exe",
-        reason: reason.into(),
-    }
+    Error::corrupt(Location::file(path), "exe", reason)
 }
 
 fn read_at(file: &mut File, path: &Path, offset: u64, buf: &mut [u8], what: &str) -> Result<()> {
@@ -443,13 +439,13 @@ fn zip_end(file: &mut File, path: &Path, start: u64, search_end: u64) -> Result<
         }
         i -= 1;
     }
-    Err(Error::Corrupt {
-        at: Location::file(path),
-        format: "zip",
-        reason: format!(
+    Err(Error::corrupt(
+        Location::file(path),
+        "zip",
+        format!(
             "the zip payload at offset {start} has no end-of-central-directory record: truncated"
         ),
-    })
+    ))
 }
 
 /// Facts about the .exe at `path`, without listing its payload: works for
@@ -482,14 +478,14 @@ pub(crate) fn payload(path: &Path) -> Result<(ExeInfo, Format, Span)> {
     let layout = examine(path)?;
     let info = info(path, &layout)?;
     if info.payload_kind == Format::SevenZ {
-        return Err(Error::Corrupt {
-            at: Location::file(path),
-            format: "exe",
-            reason: format!(
+        return Err(Error::corrupt(
+            Location::file(path),
+            "exe",
+            format!(
                 "the payload is a 7z archive (offset {}, {} bytes), which this build of sepkg cannot read, so it can neither transform it nor convert it with --to zip; extract it with `7zz x`, then transform the extracted folder",
                 info.payload_offset, info.payload_size
             ),
-        });
+        ));
     }
     let span = Span {
         path: path.to_path_buf(),

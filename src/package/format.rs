@@ -220,11 +220,11 @@ pub(crate) fn open(format: Format, span: Span) -> Result<Box<dyn Reader>> {
 
 /// This build reads and writes no 7z archive.
 fn no_sevenz(path: &Path) -> Error {
-    Error::Corrupt {
-        at: Location::file(path),
-        format: "7z",
-        reason: "this build of sepkg cannot read or write 7z archives; extract it with `7zz x`, then transform the extracted folder".into(),
-    }
+    Error::corrupt(
+        Location::file(path),
+        "7z",
+        "this build of sepkg cannot read or write 7z archives; extract it with `7zz x`, then transform the extracted folder",
+    )
 }
 
 /// Who is to blame when reading an entry fails.
@@ -253,11 +253,7 @@ impl<'a> EntryStream<'a> {
     pub fn error(&self, e: io::Error) -> Error {
         match &self.fault {
             Fault::File(path) => Error::io(path, "cannot read", e),
-            Fault::Archive(format) => Error::Corrupt {
-                at: self.at.clone(),
-                format,
-                reason: e.to_string(),
-            },
+            Fault::Archive(format) => Error::corrupt_from(self.at.clone(), format, e),
         }
     }
 

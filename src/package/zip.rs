@@ -26,11 +26,7 @@ pub(crate) fn corrupt(at: Location, e: ::zip::result::ZipError) -> Error {
         {
             Error::io(&at.path, "cannot read", io)
         }
-        other => Error::Corrupt {
-            at,
-            format: "zip",
-            reason: other.to_string(),
-        },
+        other => Error::corrupt_from(at, "zip", other),
     }
 }
 
@@ -138,14 +134,14 @@ fn list_entry(archive: &mut Archive, path: &Path, i: usize) -> Result<(Entry, u6
         f.compression(),
         CompressionMethod::Stored | CompressionMethod::Deflated
     ) {
-        return Err(Error::Corrupt {
-            at: at(),
-            format: "zip",
-            reason: format!(
+        return Err(Error::corrupt(
+            at(),
+            "zip",
+            format!(
                 "compression method {:?} is not supported (only stored and deflate)",
                 f.compression()
             ),
-        });
+        ));
     }
     let packed = f.compressed_size();
     Ok((
@@ -448,11 +444,7 @@ fn prepare_all(
 fn write_error(dest: &Path, e: ::zip::result::ZipError) -> Error {
     match e {
         ::zip::result::ZipError::Io(io) => Error::io(dest, "cannot write", io),
-        other => Error::Corrupt {
-            at: Location::file(dest),
-            format: "zip",
-            reason: other.to_string(),
-        },
+        other => Error::corrupt_from(Location::file(dest), "zip", other),
     }
 }
 

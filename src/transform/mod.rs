@@ -162,8 +162,8 @@ pub fn check_output(input: &Path, output: &Path) -> Result<()> {
     }
     let out_abs = parent_abs.join(output.file_name().unwrap_or_default());
     let siblings = [
-        with_suffix(&out_abs, ".sha256"),
-        with_suffix(&out_abs, ".manifest.json"),
+        crate::record::sidecar_path(&out_abs),
+        crate::record::manifest_path(&out_abs),
     ];
     if out_abs == input_abs || siblings.contains(&input_abs) {
         return Err(Error::OutputIsInput {
@@ -178,13 +178,6 @@ pub fn check_output(input: &Path, output: &Path) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// `path` with `suffix` appended to its file name.
-pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_os_string();
-    s.push(suffix);
-    PathBuf::from(s)
 }
 
 pub(crate) fn file_name(path: &Path) -> String {

@@ -4,15 +4,18 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::atomic::{self, Transaction};
 use crate::error::{Error, Result};
-use crate::manifest::{FileRecord, Manifest, SCHEMA, SylinkRecord, sidecar_line};
+use crate::manifest::{FileRecord, Manifest, SCHEMA, SylinkRecord};
 use crate::package::{self, Kind, OutputSpec, Package};
+use crate::record::{self, sidecar_line};
 
-use super::{ManagedSylink, Outcome, Plan, file_name, with_suffix};
+use super::{ManagedSylink, Outcome, Plan, file_name};
 
 /// Writes the planned package at `output` as `spec`, with its sidecar and
-/// manifest. Until the commit nothing exists under the three names; on any
-/// error the temporary files are removed.
+/// manifest, committed as one [`Transaction`]: until the commit nothing
+/// exists under the three names; on any error the temporary files are
+/// removed, and a commit that fails half-way is undone.
 pub(crate) fn write(
     pkg: &mut Package,
     plan: Plan,
@@ -69,21 +72,20 @@ pub(crate) fn write(
         entries: written.entries,
     };
 
-    let temp = |suffix: &str| temp_file(&parent, &out_name, suffix);
-    let mut sidecar = temp(".sha256.part")?;
-    write_all(&mut sidecar, sidecar_text.as_bytes())?;
-    let mut manifest_file = temp(".manifest.part")?;
-    write_all(&mut manifest_file, &manifest.to_json())?;
-
-    let sidecar_path = with_suffix(output, ".sha256");
-    let manifest_path = with_suffix(output, ".manifest.json");
-    staged.persist(output)?;
-    sidecar
-        .persist(&sidecar_path)
-        .map_err(|e| Error::io(&sidecar_path, "cannot rename into place", e.error))?;
-    manifest_file
-        .persist(&manifest_path)
-        .map_err(|e| Error::io(&manifest_path, "cannot rename into place", e.error))?;
+    let prefix = atomic::hidden_prefix(&out_name);
+    let sidecar_path = record::sidecar_path(output);
+    let manifest_path = record::manifest_path(output);
+    let mut commit = Transaction::new();
+    staged.put(&mut commit, output);
+    commit.put(
+        atomic::stage_bytes(&parent, &prefix, ".sha256.part", sidecar_text.as_bytes())?,
+        sidecar_path.clone(),
+    );
+    commit.put(
+        atomic::stage_bytes(&parent, &prefix, ".manifest.part", &manifest.to_json())?,
+        manifest_path.clone(),
+    );
+    commit.commit()?;
     Ok(Outcome {
         output: output.to_path_buf(),
         sidecar: sidecar_path,
@@ -101,8 +103,9 @@ enum Staged {
 
 impl Staged {
     fn new(kind: Kind, output: &Path, parent: &Path, out_name: &str) -> Result<Staged> {
+        let prefix = atomic::hidden_prefix(out_name);
         if kind != Kind::Dir {
-            return temp_file(parent, out_name, ".part").map(Staged::File);
+            return atomic::temp_file(parent, &prefix, ".part").map(Staged::File);
         }
         if output.exists() {
             return Err(Error::Usage(format!(
@@ -110,11 +113,7 @@ impl Staged {
                 output.display()
             )));
         }
-        tempfile::Builder::new()
-            .prefix(&format!(".{out_name}."))
-            .tempdir_in(parent)
-            .map(Staged::Dir)
-            .map_err(|e| Error::io(parent, "cannot create a temporary folder in", e))
+        atomic::temp_dir(parent, &prefix).map(Staged::Dir)
     }
 
     fn path(&self) -> &Path {
@@ -124,49 +123,11 @@ impl Staged {
         }
     }
 
-    fn persist(self, output: &Path) -> Result<()> {
+    /// Adds the staged output to `commit`, to become `output`.
+    fn put(self, commit: &mut Transaction, output: &Path) {
         match self {
-            Staged::File(file) => file
-                .persist(output)
-                .map(drop)
-                .map_err(|e| Error::io(output, "cannot rename into place", e.error)),
-            Staged::Dir(dir) => {
-                let path = dir.keep();
-                std::fs::rename(&path, output).map_err(|e| {
-                    let _ = std::fs::remove_dir_all(&path);
-                    Error::io(output, "cannot rename into place", e)
-                })
-            }
+            Staged::File(file) => commit.put(file.into_temp_path(), output.to_path_buf()),
+            Staged::Dir(dir) => commit.put_dir(dir, output.to_path_buf()),
         }
     }
-}
-
-/// A temporary file `.NAME.XXXXXX<suffix>` in `parent`, readable by all
-/// (less the umask): outputs are for a web server, where tempfile's
-/// default is 0600.
-fn temp_file(parent: &Path, out_name: &str, suffix: &str) -> Result<tempfile::NamedTempFile> {
-    let prefix = format!(".{out_name}.");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(suffix);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    builder
-        .tempfile_in(parent)
-        .map_err(|e| Error::io(parent, "cannot create a temporary file in", e))
-}
-
-fn write_all(file: &mut tempfile::NamedTempFile, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let path = file.path().to_path_buf();
-    // Through the std::fs::File: NamedTempFile's own Write adds "at path"
-    // to errors, and the message already names the file.
-    file.as_file_mut()
-        .write_all(bytes)
-        .map_err(|e| Error::io(&path, "cannot write", e))?;
-    file.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(&path, "cannot write", e))
 }

@@ -112,10 +112,7 @@ impl Planner {
 
     /// The key standing in other sections is reported, not changed.
     fn warn_other_sections(&mut self, ini: &IniFile, entry: &str) {
-        for o in ini.occurrences(setaid::KEEP_PREVIOUS) {
-            if o.section.eq_ignore_ascii_case(setaid::SMC_SECTION) {
-                continue;
-            }
+        for o in ini.facts().keep_previous_elsewhere {
             let section = if o.section.is_empty() {
                 "(before any section)".to_string()
             } else {
@@ -134,18 +131,17 @@ impl Planner {
 
     /// Every occurrence of a duplicated key is set; the user is told.
     fn warn_duplicates(&mut self, ini: &IniFile, edit: &Edit, entry: &str) {
-        let occurrences = ini.lookup(&edit.section, &edit.key);
-        if occurrences.len() < 2 {
+        let Some(d) = ini.duplicate(&edit.section, &edit.key) else {
             return;
-        }
-        let lines: Vec<String> = occurrences.iter().map(|o| o.line.to_string()).collect();
+        };
+        let lines: Vec<String> = d.lines.iter().map(ToString::to_string).collect();
         self.warnings.push(Warning {
             code: "setaid-duplicate-key",
             entry: entry.to_string(),
             message: format!(
                 "{} appears {} times in [{}] (lines {}); every occurrence is set to {:?}",
                 edit.key,
-                occurrences.len(),
+                d.lines.len(),
                 edit.section,
                 lines.join(", "),
                 edit.value
