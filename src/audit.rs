@@ -13,7 +13,6 @@
 //!
 //! The report's JSON shape is documented in the README ("audit JSON").
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -21,7 +20,7 @@ use serde::Serialize;
 use crate::digest;
 use crate::error::{Error, Result};
 use crate::msi::{self, Decision, MsiInfo, UpgradeRow, Version};
-use crate::package::{ContainerInfo, Kind, Package, split_name};
+use crate::package::{ContainerInfo, Kind, Package, Root};
 use crate::record::{self, read_beside, sums_lookup};
 use crate::setaid::{self, Duplicate, IniFile};
 use crate::sylink;
@@ -389,66 +388,6 @@ fn holds_setaid(dir: &Path) -> Result<bool> {
     Ok(false)
 }
 
-/// The entries of one root, found by folder. A root normally holds a
-/// SetAid.ini; a folder holding only setup.ini or an MSI is audited too, so
-/// a missing SetAid.ini is a finding rather than "no package here".
-struct AuditRoot {
-    dir: String,
-    setaid: Option<usize>,
-    setup_ini: Option<usize>,
-    sylink: Option<usize>,
-    msis: Vec<usize>,
-}
-
-fn audit_roots(pkg: &Package) -> Vec<AuditRoot> {
-    let roots = pkg.roots();
-    if !roots.is_empty() {
-        return roots
-            .into_iter()
-            .map(|r| AuditRoot {
-                dir: r.dir,
-                setaid: Some(r.setaid),
-                setup_ini: r.setup_ini,
-                sylink: r.sylink,
-                msis: r.msis,
-            })
-            .collect();
-    }
-    let mut dirs: BTreeMap<String, AuditRoot> = BTreeMap::new();
-    for (i, e) in pkg.entries().iter().enumerate() {
-        if e.is_dir {
-            continue;
-        }
-        let (dir, file) = split_name(&e.name);
-        let lower = file.to_ascii_lowercase();
-        let is_setup = lower == "setup.ini";
-        let is_msi = lower.ends_with(".msi");
-        if !is_setup && !is_msi {
-            continue;
-        }
-        let root = dirs.entry(dir.to_string()).or_insert_with(|| AuditRoot {
-            dir: dir.to_string(),
-            setaid: None,
-            setup_ini: None,
-            sylink: None,
-            msis: Vec::new(),
-        });
-        if is_setup {
-            root.setup_ini.get_or_insert(i);
-        } else {
-            root.msis.push(i);
-        }
-    }
-    let mut roots: Vec<AuditRoot> = dirs.into_values().collect();
-    for root in &mut roots {
-        root.sylink = pkg.entries().iter().position(|e| {
-            let (d, f) = split_name(&e.name);
-            !e.is_dir && d == root.dir && f.eq_ignore_ascii_case("sylink.xml")
-        });
-    }
-    roots
-}
-
 /// Compares the MSIs of every audited package with each other, as a web
 /// root holding several builds needs: Windows Installer takes two MSIs with
 /// one PackageCode for the same package, and a major upgrade needs a new
@@ -551,7 +490,7 @@ pub fn audit_package(
     progress: &dyn crate::Progress,
 ) -> Result<PackageReport> {
     let mut pkg = Package::open(path)?;
-    let roots = audit_roots(&pkg);
+    let roots = pkg.roots();
     if roots.is_empty() {
         return Err(Error::NoPackageRoot {
             path: path.to_path_buf(),
@@ -615,7 +554,7 @@ fn package_signatures(pkg: &Package) -> Vec<Signature> {
     out
 }
 
-fn audit_root(pkg: &mut Package, root: &AuditRoot, options: &Options) -> RootReport {
+fn audit_root(pkg: &mut Package, root: &Root, options: &Options) -> RootReport {
     let setaid = root.setaid.map(|i| read_setaid(pkg, i));
     let setup_ini = root.setup_ini.map(|i| read_setup_ini(pkg, i));
     let sylink = root.sylink.map(|i| read_sylink(pkg, i));

@@ -139,13 +139,15 @@ pub struct Signature {
 }
 
 /// A package root: a folder holding a SetAid.ini, with its known files.
+/// (See [`Package::roots`] for folders without one.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Root {
     /// The folder, `""` for the top or `"x64/"`.
     pub dir: String,
-    /// Index of the SetAid.ini entry.
+    /// Index of the SetAid.ini entry (`None` only for a root found by its
+    /// setup.ini or MSI, in a package that has no SetAid.ini at all).
     #[serde(skip)]
-    pub setaid: usize,
+    pub setaid: Option<usize>,
     /// Index of the sylink.xml entry, if any.
     #[serde(skip)]
     pub sylink: Option<usize>,
@@ -155,6 +157,51 @@ pub struct Root {
     /// Indexes of the `.msi` entries in the root folder.
     #[serde(skip)]
     pub msis: Vec<usize>,
+}
+
+/// The package roots among `entries`, in entry order: every folder that
+/// holds a SetAid.ini. When none does, every folder that holds a setup.ini
+/// or an MSI, with no SetAid.ini (so that `audit` reports the missing file
+/// rather than "no package here"; `transform` refuses such a package).
+pub fn roots(entries: &[Entry]) -> Vec<Root> {
+    fn is(name: &'static str) -> impl Fn(&str) -> bool {
+        move |f| f.eq_ignore_ascii_case(name)
+    }
+    let is_msi = |f: &str| f.to_ascii_lowercase().ends_with(".msi");
+    let mut dirs: Vec<&str> = entries
+        .iter()
+        .filter(|e| !e.is_dir && is("setaid.ini")(split_name(&e.name).1))
+        .map(|e| split_name(&e.name).0)
+        .collect();
+    if dirs.is_empty() {
+        for e in entries.iter().filter(|e| !e.is_dir) {
+            let (dir, file) = split_name(&e.name);
+            if (is("setup.ini")(file) || is_msi(file)) && !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        dirs.sort_unstable();
+    }
+    let in_dir = |dir: &str, want: &dyn Fn(&str) -> bool| -> Vec<usize> {
+        entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                let (d, f) = split_name(&e.name);
+                !e.is_dir && d == dir && want(f)
+            })
+            .map(|(j, _)| j)
+            .collect()
+    };
+    dirs.into_iter()
+        .map(|dir| Root {
+            dir: dir.to_string(),
+            setaid: in_dir(dir, &is("setaid.ini")).first().copied(),
+            sylink: in_dir(dir, &is("sylink.xml")).first().copied(),
+            setup_ini: in_dir(dir, &is("setup.ini")).first().copied(),
+            msis: in_dir(dir, &is_msi),
+        })
+        .collect()
 }
 
 /// An opened package: its entries and the reader of its container.
@@ -241,41 +288,9 @@ impl Package {
         Location::entry(&self.path, &self.entries()[index].name)
     }
 
-    /// Every package root, in entry order. An empty list is not an error here.
+    /// Every package root (see [`roots`]). An empty list is not an error here.
     pub fn roots(&self) -> Vec<Root> {
-        let entries = self.entries();
-        let mut roots = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            if e.is_dir {
-                continue;
-            }
-            let (dir, file) = split_name(&e.name);
-            if file.eq_ignore_ascii_case("setaid.ini") {
-                let in_dir = |want: fn(&str) -> bool| -> Vec<usize> {
-                    entries
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, o)| {
-                            let (d, f) = split_name(&o.name);
-                            !o.is_dir && d == dir && want(f)
-                        })
-                        .map(|(j, _)| j)
-                        .collect()
-                };
-                roots.push(Root {
-                    dir: dir.to_string(),
-                    setaid: i,
-                    sylink: in_dir(|f| f.eq_ignore_ascii_case("sylink.xml"))
-                        .first()
-                        .copied(),
-                    setup_ini: in_dir(|f| f.eq_ignore_ascii_case("setup.ini"))
-                        .first()
-                        .copied(),
-                    msis: in_dir(|f| f.to_ascii_lowercase().ends_with(".msi")),
-                });
-            }
-        }
-        roots
+        roots(self.entries())
     }
 
     /// Reads a small entry whole, refusing one larger than `limit` bytes
@@ -655,6 +670,49 @@ mod tests {
         for good in ["setAid.ini", "x64/Sep64.msi", "a..b/c", "dir/"] {
             assert!(unsafe_name(good).is_none(), "{good:?} should pass");
         }
+    }
+
+    fn files(names: &[&str]) -> Vec<Entry> {
+        names
+            .iter()
+            .map(|n| Entry {
+                name: n.to_string(),
+                size: 1,
+                is_dir: n.ends_with('/'),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn roots_are_folders_holding_a_setaid_ini() {
+        let entries = files(&[
+            "x64/Sep64.msi",
+            "x64/SETAID.INI",
+            "x64/sylink.xml",
+            "x86/setAid.ini",
+            "x86/Sep.msi",
+            "x86/setup.ini",
+            "docs/setup.ini",
+        ]);
+        let found = roots(&entries);
+        let dirs: Vec<&str> = found.iter().map(|r| r.dir.as_str()).collect();
+        assert_eq!(dirs, ["x64/", "x86/"], "docs/ holds no SetAid.ini");
+        assert_eq!(found[0].setaid, Some(1));
+        assert_eq!(found[0].sylink, Some(2));
+        assert_eq!(found[0].msis, [0]);
+        assert_eq!(found[1].setup_ini, Some(5));
+        assert_eq!(found[1].sylink, None);
+    }
+
+    #[test]
+    fn without_any_setaid_ini_roots_are_found_by_setup_ini_or_msi() {
+        let entries = files(&["b/Sep.msi", "a/setup.ini", "a/sylink.xml", "c/readme.txt"]);
+        let found = roots(&entries);
+        let dirs: Vec<&str> = found.iter().map(|r| r.dir.as_str()).collect();
+        assert_eq!(dirs, ["a/", "b/"]);
+        assert!(found.iter().all(|r| r.setaid.is_none()));
+        assert_eq!(found[0].sylink, Some(2));
+        assert_eq!(found[1].msis, [0]);
     }
 
     #[test]

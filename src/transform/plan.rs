@@ -27,7 +27,13 @@ pub struct Plan {
 /// Plans the output of `pkg`: edits each root's SetAid.ini and decides its
 /// sylink.xml. Reads only the small files; nothing is written.
 pub fn plan(pkg: &mut Package, sylink: &ManagedSylink, edits: &[Edit]) -> Result<Plan> {
-    let roots = pkg.roots();
+    // Only folders holding a SetAid.ini: a package without one cannot be
+    // made to keep its clients managed.
+    let roots: Vec<(Root, usize)> = pkg
+        .roots()
+        .into_iter()
+        .filter_map(|r| r.setaid.map(|s| (r, s)))
+        .collect();
     if roots.is_empty() {
         return Err(Error::NoPackageRoot {
             path: pkg.path().to_path_buf(),
@@ -40,13 +46,13 @@ pub fn plan(pkg: &mut Package, sylink: &ManagedSylink, edits: &[Edit]) -> Result
         warnings: Vec::new(),
     };
     let mut records = Vec::with_capacity(roots.len());
-    for root in &roots {
-        let ini = planner.setaid(pkg, root, edits)?;
+    for (root, setaid) in &roots {
+        let ini = planner.setaid(pkg, *setaid, edits)?;
         let sylink_name = planner.sylink(pkg, root, sylink)?;
         let product_version = planner.product_version(pkg, root)?;
         records.push(RootRecord {
             dir: root.dir.clone(),
-            setaid: pkg.entries()[root.setaid].name.clone(),
+            setaid: pkg.entries()[*setaid].name.clone(),
             setaid_encoding: ini.encoding(),
             setaid_line_ending: ini.line_ending(),
             sylink: sylink_name,
@@ -84,13 +90,13 @@ struct Planner {
 }
 
 impl Planner {
-    /// Edits the root's SetAid.ini (KeepPreviousSetting=0, then `edits`);
-    /// returns it as edited.
-    fn setaid(&mut self, pkg: &mut Package, root: &Root, edits: &[Edit]) -> Result<IniFile> {
-        let name = pkg.entries()[root.setaid].name.clone();
-        let bytes = pkg.read_small(root.setaid, setaid::MAX_SIZE)?;
+    /// Edits the SetAid.ini at entry `index` (KeepPreviousSetting=0, then
+    /// `edits`); returns it as edited.
+    fn setaid(&mut self, pkg: &mut Package, index: usize, edits: &[Edit]) -> Result<IniFile> {
+        let name = pkg.entries()[index].name.clone();
+        let bytes = pkg.read_small(index, setaid::MAX_SIZE)?;
         let ini_error = |e: setaid::ParseError| Error::Ini {
-            at: pkg.location(root.setaid),
+            at: pkg.location(index),
             reason: e.0,
         };
         let mut ini = IniFile::parse(&bytes).map_err(ini_error)?;
@@ -105,7 +111,7 @@ impl Planner {
         }
         let edited = ini.to_bytes();
         if edited != bytes {
-            self.replace[root.setaid] = Some(edited);
+            self.replace[index] = Some(edited);
         }
         Ok(ini)
     }
