@@ -1,5 +1,5 @@
-//! Folder packages: listing a folder export ([`DirReader`]), and writing a
-//! folder output ([`DirWriter`]).
+//! Folder packages: listing a folder export (`DirReader`), and writing a
+//! folder output (`DirWriter`).
 
 use std::any::Any;
 use std::fs;

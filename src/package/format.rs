@@ -1,23 +1,23 @@
 //! The one file that lists every container format: the [`Format`] enum, the
-//! [`Reader`] and [`Writer`] traits each format implements, and the two
-//! functions that pick an implementation, [`open`] and [`writer`]. These
+//! `Reader` and `Writer` traits each format implements, and the two
+//! functions that pick an implementation, `open` and `writer`. These
 //! two are the only `match` on a format in the crate.
 //!
 //! # Adding a format
-//! A reader (a type implementing [`Reader`]), a writer (implementing
-//! [`Writer`]), one variant in [`Format`], one arm in [`open`] and one in
-//! [`writer`] (the compiler finds both), and its tests. Nothing else in the
-//! crate names formats: the copy loop ([`super::copy`]), the .exe wrapper
+//! A reader (a type implementing `Reader`), a writer (implementing
+//! `Writer`), one variant in [`Format`], one arm in `open` and one in
+//! `writer` (the compiler finds both), and its tests. Nothing else in the
+//! crate names formats: the copy loop (`super::copy`), the .exe wrapper
 //! ([`super::exe`]), `transform` and `audit` work through the traits.
 //!
 //! # Units
 //! A **unit** is what a format compresses as one stream: a zip entry, a
 //! cabinet folder, a 7z folder (solid block). A writer of the same format
 //! can copy a unit as it is, its compressed bytes never decoded and encoded
-//! again ([`Writer::raw_units`], [`Writer::copy_raw`]).
+//! again (`Writer::raw_units`, `Writer::copy_raw`).
 //!
 //! Improving on DESIGN.md's sketch: the writer is built with the whole
-//! output plan and the reader ([`writer`] gets both), so a writer that must
+//! output plan and the reader (`writer` gets both), so a writer that must
 //! know every file up front (the cabinet's folder table) or wants an input
 //! entry's own header fields (zip keeps an edited entry's time, permissions
 //! and method) takes them once, and the per-entry calls carry only a row

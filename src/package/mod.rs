@@ -7,13 +7,13 @@
 //! streamed from input to output.
 //!
 //! # Shape
-//! - [`format`]: the one file that lists the formats ([`Format`], [`Kind`]),
+//! - [`format`](mod@format): the one file that lists the formats ([`Format`], [`Kind`]),
 //!   the reader and writer traits, and the two functions that pick an
 //!   implementation. Adding a format means a reader, a writer, one line
 //!   in that list (and the two arms the compiler then asks for), and its
 //!   tests.
 //! - [`dir`], [`zip`], [`cab`]: one reader and one writer per format.
-//! - [`copy`]: the one copy loop (raw units, streamed entries, hashing,
+//! - `copy`: the one copy loop (raw units, streamed entries, hashing,
 //!   progress, the manifest rows, the input's and the output's digests).
 //! - [`exe`]: a single-file .exe is a PE stub around a payload: `exe`
 //!   finds the payload as a `(Format, Span)` and writes and fixes the stub;

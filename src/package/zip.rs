@@ -1,5 +1,5 @@
-//! Zip packages: [`ZipReader`] lists and streams a zip (a whole file, or an
-//! .exe's payload read in place); [`ZipWriter`] writes one, copying the
+//! Zip packages: `ZipReader` lists and streams a zip (a whole file, or an
+//! .exe's payload read in place); `ZipWriter` writes one, copying the
 //! untouched entries of a zip input raw (their compressed bytes and header
 //! fields are never inflated and deflated again).
 

@@ -7,11 +7,11 @@
 //!    `--sylink` file; refuse one that is not managed.
 //! 2. [`Package::open`]: detect the container, list entries (handles only);
 //!    [`OutputSpec::resolve`]: what to write (format, and an .exe's stub).
-//! 3. [`plan()`] ([`plan`] module): find the package roots; edit each
+//! 3. [`plan()`](fn@plan) ([`plan`](mod@plan) module): find the package roots; edit each
 //!    SetAid.ini in memory (`KeepPreviousSetting=0` and any `--setaid`
 //!    edits); decide each root's sylink.xml. Returns a [`Plan`]: the output
 //!    [`crate::package::Layout`] and the changes and warnings.
-//! 4. the [`output`] module: write the layout to a temporary file (or
+//! 4. the `output` module: write the layout to a temporary file (or
 //!    folder) beside the output, with both digests, and build the
 //!    [`Manifest`]; then put the output, its `.sha256` and its
 //!    `.manifest.json` in place. Until then nothing exists under the
