@@ -29,6 +29,7 @@
 //! - [`manifest`]: `OUT.manifest.json` and the `OUT.sha256` sidecar.
 //! - [`publish`]: the web root: artifacts, `SHA256SUMS`, `index.json`, `index.html`.
 //! - [`verify`]: checking artifacts, web roots and URLs against their records.
+//! - [`authenticode`]: verifying and applying Authenticode signatures of PE programs.
 //! - [`digest`]: SHA-256 helpers.
 //! - [`error`]: the error type and exit codes.
 //! - [`cli`]: argument parsing, output rendering, exit codes.
@@ -38,6 +39,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod audit;
+pub mod authenticode;
 pub mod cli;
 mod contain;
 pub mod digest;

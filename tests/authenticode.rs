@@ -1,0 +1,546 @@
+//! Authenticode: programs signed by osslsigncode with a throwaway CA made
+//! by openssl, verified by `sepkg::authenticode`; `transform --sign`
+//! output checked by `osslsigncode verify`; timestamps from an RFC 3161
+//! responder (`openssl ts -reply` behind a tiny HTTP server on 127.0.0.1).
+
+mod support;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sepkg::authenticode::{self, Chain, Status, TimestampKind, Trust, Verdict};
+use sepkg::error::Location;
+use support::r#gen as fx;
+use support::{have, text};
+
+/// The signer's subject as sepkg prints it (RFC 4514: last RDN first).
+const SIGNER: &str = "O=Example Corp,CN=sepkg test signer";
+const CA: &str = "CN=sepkg test CA";
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{cmd:?} failed:\n{stdout}\n{stderr}");
+    format!("{stdout}{stderr}")
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> String {
+    run(Command::new("openssl").current_dir(dir).args(args))
+}
+
+/// True when openssl and osslsigncode are installed; else says SKIPPED.
+fn tools() -> bool {
+    for tool in ["openssl", "osslsigncode"] {
+        if !have(tool) {
+            eprintln!("SKIPPED: {tool} is not installed; the Authenticode tests need it");
+            return false;
+        }
+    }
+    true
+}
+
+/// A throwaway CA named `ca_name` in `dir` (`ca.pem`, `ca.key`), and a
+/// leaf it issued for `purpose` (`codeSigning` or `timeStamping`) named
+/// `leaf` (`LEAF.pem`, `LEAF.key`, `LEAF-chain.pem` = leaf + CA).
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn new(dir: &Path, ca_name: &str) -> Pki {
+        std::fs::create_dir_all(dir).unwrap();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "30",
+                "-subj",
+                ca_name,
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=keyCertSign,cRLSign",
+            ],
+        );
+        Pki {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn leaf(&self, name: &str, subject: &str, purpose: &str, serial: &str) -> PathBuf {
+        let ext = format!(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,{purpose}\n"
+        );
+        std::fs::write(self.dir.join(format!("{name}.ext")), ext).unwrap();
+        let (key, csr, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        openssl(
+            &self.dir,
+            &[
+                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj",
+                subject,
+            ],
+        );
+        openssl(
+            &self.dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                serial,
+                "-days",
+                "30",
+                "-out",
+                &pem,
+                "-extfile",
+                &format!("{name}.ext"),
+            ],
+        );
+        let chain = [
+            std::fs::read(self.dir.join(&pem)).unwrap(),
+            std::fs::read(self.dir.join("ca.pem")).unwrap(),
+        ]
+        .concat();
+        std::fs::write(self.dir.join(format!("{name}-chain.pem")), chain).unwrap();
+        self.dir.join(pem)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn trust(&self) -> Trust {
+        Trust::load(&[self.path("ca.pem")]).unwrap()
+    }
+}
+
+/// A CA with a code-signing leaf `signer` (serial 0x1234).
+fn code_signing(dir: &Path) -> Pki {
+    let pki = Pki::new(&dir.join("pki"), "/CN=sepkg test CA");
+    pki.leaf(
+        "signer",
+        "/CN=sepkg test signer/O=Example Corp",
+        "codeSigning",
+        "0x1234",
+    );
+    pki
+}
+
+/// `input` signed by osslsigncode with `signer-chain.pem`, SHA-256, with
+/// `extra` arguments (a timestamp URL, say).
+fn osslsign(pki: &Pki, input: &Path, out: &Path, extra: &[&str]) {
+    run(Command::new("osslsigncode")
+        .arg("sign")
+        .arg("-certs")
+        .arg(pki.path("signer-chain.pem"))
+        .arg("-key")
+        .arg(pki.path("signer.key"))
+        .args(["-h", "sha256", "-n", "sepkg test"])
+        .args(extra)
+        .arg("-in")
+        .arg(input)
+        .arg("-out")
+        .arg(out));
+}
+
+/// The generated PE32+ stub, signed.
+fn signed_stub(dir: &Path, pki: &Pki) -> PathBuf {
+    let input = dir.join("stub.exe");
+    std::fs::write(
+        &input,
+        [fx::pe_stub(), fx::sfx_config("setup.exe")].concat(),
+    )
+    .unwrap();
+    let out = dir.join("signed.exe");
+    osslsign(pki, &input, &out, &[]);
+    out
+}
+
+/// Verifies `path` both ways (as a file and streamed) and checks that
+/// they agree.
+fn verify(path: &Path, trust: &Trust) -> Verdict {
+    let file = authenticode::verify_file(path, trust).unwrap();
+    let mut reader = std::fs::File::open(path).unwrap();
+    let at = Location::entry("package.zip", "Setup.exe");
+    let streamed = authenticode::verify_reader(&mut reader, &at, trust).unwrap();
+    assert_eq!(file, streamed, "verify_file and verify_reader disagree");
+    file
+}
+
+#[test]
+fn osslsigncode_signature_is_valid_and_names_the_signer() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let signed = signed_stub(tmp.path(), &pki);
+
+    let v = verify(&signed, &Trust::none());
+    assert_eq!(v.status, Status::Valid, "{v}");
+    assert_eq!(v.finding(), None);
+    let s = v.primary().unwrap();
+    let signer = s.signer.as_ref().unwrap();
+    assert_eq!(signer.subject, SIGNER);
+    assert_eq!(signer.issuer, CA);
+    assert_eq!(signer.serial, "1234");
+    assert_eq!(s.digest_algorithm.as_deref(), Some("sha256"));
+    assert_eq!(s.timestamp, None);
+    assert_eq!(s.chain, Chain::NotChecked);
+    assert_eq!(
+        v.to_string(),
+        format!(
+            "valid: signed by {SIGNER} (issuer {CA}, serial 1234), sha256, no timestamp, chain not checked (no --trust-ca roots given; none are bundled)"
+        )
+    );
+
+    let v = verify(&signed, &pki.trust());
+    assert_eq!(v.status, Status::Valid, "{v}");
+    assert_eq!(
+        v.primary().unwrap().chain,
+        Chain::Trusted { root: CA.into() }
+    );
+}
+
+#[test]
+fn pe32_signature_is_valid_too() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let input = tmp.path().join("x86.exe");
+    std::fs::write(&input, fx::pe32_stub()).unwrap();
+    let signed = tmp.path().join("x86-signed.exe");
+    osslsign(&pki, &input, &signed, &[]);
+    let v = verify(&signed, &pki.trust());
+    assert_eq!(v.status, Status::Valid, "{v}");
+    assert_eq!(
+        v.primary().unwrap().signer.as_ref().unwrap().subject,
+        SIGNER
+    );
+}
+
+#[test]
+fn a_flipped_byte_makes_it_invalid() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let signed = signed_stub(tmp.path(), &pki);
+    let good = std::fs::read(&signed).unwrap();
+    // In the code section, in the overlay (the SFX config block) and in
+    // the headers: every one is covered by the image digest.
+    for at in [0x201usize, 0x410, 0x10] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x01;
+        let path = tmp.path().join(format!("flipped-{at:x}.exe"));
+        std::fs::write(&path, &bad).unwrap();
+        let v = verify(&path, &Trust::none());
+        assert_eq!(v.status, Status::Invalid, "offset {at:#x}: {v}");
+        assert_eq!(v.finding(), Some("exe-signature-invalid"));
+        let problem = v.problem.clone().unwrap();
+        assert!(
+            problem.starts_with("the file changed after signing: its sha256 image digest is "),
+            "{problem}"
+        );
+        // The signer is still named: the report says who signed what changed.
+        assert_eq!(
+            v.primary().unwrap().signer.as_ref().unwrap().subject,
+            SIGNER
+        );
+    }
+    // The CheckSum field is not covered: changing it leaves the signature valid.
+    let mut sum = good.clone();
+    sum[0x58 + 64] ^= 0xff;
+    let path = tmp.path().join("checksum.exe");
+    std::fs::write(&path, &sum).unwrap();
+    assert_eq!(verify(&path, &Trust::none()).status, Status::Valid);
+}
+
+#[test]
+fn another_ca_makes_it_untrusted() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let signed = signed_stub(tmp.path(), &pki);
+    let other = Pki::new(&tmp.path().join("other"), "/CN=some other CA");
+    let v = verify(&signed, &other.trust());
+    assert_eq!(v.status, Status::Untrusted, "{v}");
+    assert_eq!(v.finding(), Some("exe-signature-untrusted"));
+    assert_eq!(
+        v.problem.as_deref(),
+        Some(
+            "the chain ends at CN=sepkg test CA, issued by CN=sepkg test CA, which is not a --trust-ca root"
+        )
+    );
+    assert_eq!(
+        v.primary().unwrap().signer.as_ref().unwrap().subject,
+        SIGNER
+    );
+}
+
+#[test]
+fn a_certificate_for_another_purpose_is_untrusted() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&tmp.path().join("pki"), "/CN=sepkg test CA");
+    pki.leaf("signer", "/CN=web server/O=Example Corp", "serverAuth", "7");
+    let signed = signed_stub(tmp.path(), &pki);
+    let v = verify(&signed, &pki.trust());
+    assert_eq!(v.status, Status::Untrusted, "{v}");
+    assert!(v.problem.unwrap().contains("is not for code signing"));
+}
+
+#[test]
+fn unsigned_is_unsigned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("plain.exe");
+    std::fs::write(&path, fx::pe_stub()).unwrap();
+    let v = verify(&path, &Trust::none());
+    assert_eq!(v.status, Status::Unsigned);
+    assert_eq!(v.finding(), Some("exe-unsigned"));
+    assert_eq!(v.to_string(), "unsigned");
+    assert!(v.signatures.is_empty());
+}
+
+#[test]
+fn a_file_that_is_no_program_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("notes.exe");
+    std::fs::write(&path, b"just text").unwrap();
+    let e = authenticode::verify_file(&path, &Trust::none()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: corrupt or unsupported PE program: no MZ signature: not a Windows program",
+            path.display()
+        )
+    );
+    let e = authenticode::verify_file(&tmp.path().join("missing.exe"), &Trust::none()).unwrap_err();
+    assert!(e.to_string().contains("missing.exe: cannot open"), "{e}");
+}
+
+/// Truncations and garbled tables: a clear reason, never a panic.
+#[test]
+fn damaged_certificate_tables_are_invalid_with_a_reason() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let signed = signed_stub(tmp.path(), &pki);
+    let good = std::fs::read(&signed).unwrap();
+    let info = sepkg::package::exe::inspect(&signed).ok();
+    let dir_at = 0x58 + 112 + 32;
+    let table_at = u32::from_le_bytes(good[dir_at..dir_at + 4].try_into().unwrap()) as usize;
+    assert!(table_at > 0 && table_at < good.len(), "{info:?}");
+
+    let check = |name: &str, bytes: &[u8], expect: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let v = verify(&path, &Trust::none());
+        assert_eq!(v.status, Status::Invalid, "{name}: {v}");
+        let problem = v.problem.unwrap();
+        assert!(problem.contains(expect), "{name}: {problem}");
+    };
+    check(
+        "truncated.exe",
+        &good[..good.len() - 100],
+        "runs past the end of the file",
+    );
+    check(
+        "appended.exe",
+        &[&good[..], b"appended"].concat(),
+        "follow the certificate table",
+    );
+    let mut kind = good.clone();
+    kind[table_at + 6] = 9;
+    check("type.exe", &kind, "not PKCS#7 SignedData");
+    let mut len = good.clone();
+    len[table_at..table_at + 4].copy_from_slice(&0x00FF_FFFF_u32.to_le_bytes());
+    check(
+        "length.exe",
+        &len,
+        "the WIN_CERTIFICATE declares 16777215 bytes",
+    );
+    let mut der = good.clone();
+    der[table_at + 8] = 0x31;
+    check("garbled.exe", &der, "the PKCS#7 signature is malformed");
+    let mut dir = good.clone();
+    dir[dir_at..dir_at + 4].copy_from_slice(&4u32.to_le_bytes());
+    check("directory.exe", &dir, "directory entry is garbled");
+
+    // Every truncation and every byte of the table flipped: a verdict,
+    // never a panic; flips that leave the signature valid are only in
+    // parts no signature covers (the CA certificate, padding is not).
+    let (mut invalid, mut valid) = (0, 0);
+    for n in (0..good.len()).step_by(97) {
+        let mut r = &good[..n];
+        let at = Location::entry("p.zip", "Setup.exe");
+        if let Ok(v) = authenticode::verify_reader(&mut r, &at, &Trust::none()) {
+            assert_ne!(v.status, Status::Valid, "truncated at {n}");
+        }
+    }
+    for at in (table_at..good.len()).step_by(7) {
+        let mut bad = good.clone();
+        bad[at] ^= 0x55;
+        let mut r = bad.as_slice();
+        let loc = Location::entry("p.zip", "Setup.exe");
+        match authenticode::verify_reader(&mut r, &loc, &Trust::none())
+            .unwrap()
+            .status
+        {
+            Status::Invalid => invalid += 1,
+            _ => {
+                valid += 1;
+                eprintln!("still valid with table byte {} flipped", at - table_at);
+            }
+        }
+    }
+    // What stays valid is a carried CA certificate edited so that it no
+    // longer names itself or the signer's issuer: no signature covers it.
+    assert!(
+        valid * 10 < invalid,
+        "{invalid} invalid, {valid} still valid"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// RFC 3161 timestamps: `openssl ts -reply` behind a tiny HTTP server.
+
+/// A timestamp authority on 127.0.0.1: a python3 HTTP server that answers
+/// each POSTed request with `openssl ts -reply`. Killed on drop; it also
+/// exits by itself after 20 requests or 120 seconds.
+struct Tsa {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Tsa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const TSA_SCRIPT: &str = r#"import http.server, subprocess, sys, tempfile, os, threading
+port, conf = int(sys.argv[1]), sys.argv[2]
+threading.Timer(120, lambda: os._exit(0)).start()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers['Content-Length']))
+        with tempfile.TemporaryDirectory() as d:
+            q, r = os.path.join(d, 'q.tsq'), os.path.join(d, 'r.tsr')
+            open(q, 'wb').write(body)
+            subprocess.run(['openssl', 'ts', '-reply', '-config', conf, '-queryfile', q, '-out', r], check=True, capture_output=True)
+            data = open(r, 'rb').read()
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/timestamp-reply')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(('127.0.0.1', port), H)
+for _ in range(20):
+    s.handle_request()
+"#;
+
+impl Tsa {
+    /// Starts a TSA whose certificate `tsa.pem` is issued by `pki`'s CA.
+    fn start(pki: &Pki) -> Option<Tsa> {
+        if !have("python3") {
+            eprintln!("SKIPPED: python3 is not installed; the timestamp tests need it");
+            return None;
+        }
+        pki.leaf("tsa", "/CN=sepkg test TSA", "timeStamping", "0x7531");
+        let d = pki.dir.display();
+        let conf = format!(
+            "[ tsa ]\ndefault_tsa = tsa1\n[ tsa1 ]\nserial = {d}/tsaserial\ncrypto_device = builtin\nsigner_cert = {d}/tsa.pem\ncerts = {d}/ca.pem\nsigner_key = {d}/tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha1, sha256, sha384, sha512\naccuracy = secs:1\nordering = no\ntsa_name = no\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n"
+        );
+        std::fs::write(pki.path("ts.cnf"), conf).unwrap();
+        std::fs::write(pki.path("tsaserial"), "01\n").unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args(["-c", TSA_SCRIPT])
+            .arg(port.to_string())
+            .arg(pki.path("ts.cnf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let tsa = Tsa {
+            child,
+            url: format!("http://127.0.0.1:{port}/"),
+        };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the TSA did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(tsa)
+    }
+}
+
+#[test]
+fn osslsigncode_timestamp_is_verified() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let Some(tsa) = Tsa::start(&pki) else {
+        return;
+    };
+    let input = tmp.path().join("stub.exe");
+    std::fs::write(&input, fx::pe_stub()).unwrap();
+    let signed = tmp.path().join("ts.exe");
+    osslsign(&pki, &input, &signed, &["-ts", &tsa.url]);
+
+    let v = verify(&signed, &pki.trust());
+    assert_eq!(v.status, Status::Valid, "{v}");
+    let ts = v.primary().unwrap().timestamp.clone().expect("a timestamp");
+    assert_eq!(ts.kind, TimestampKind::Rfc3161);
+    assert_eq!(ts.problem, None);
+    assert_eq!(ts.authority.unwrap().subject, "CN=sepkg test TSA");
+    assert_eq!(ts.chain, Chain::Trusted { root: CA.into() });
+    let time = ts.time.unwrap();
+    assert!(time.len() == 20 && time.ends_with('Z'), "{time}");
+    assert!(
+        v.to_string().contains(&format!(", timestamped {time},")),
+        "{v}"
+    );
+}
