@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use sepkg::authenticode::{self, Chain, Status, TimestampKind, Trust, Verdict};
 use sepkg::error::Location;
 use support::r#gen as fx;
-use support::{have, text};
+use support::{have, sepkg, text};
 
 /// The signer's subject as sepkg prints it (RFC 4514: last RDN first).
 const SIGNER: &str = "O=Example Corp,CN=sepkg test signer";
@@ -542,5 +542,400 @@ fn osslsigncode_timestamp_is_verified() {
     assert!(
         v.to_string().contains(&format!(", timestamped {time},")),
         "{v}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// transform --sign
+
+/// A single-file .exe export: the PE32+ stub, an SFX config block and a
+/// zip of the example package, signed by osslsigncode as a vendor's is.
+fn signed_export(dir: &Path, pki: &Pki) -> PathBuf {
+    let plain = dir.join("export.exe");
+    let payload = fx::zip(&fx::example_files());
+    std::fs::write(
+        &plain,
+        [fx::pe_stub(), fx::sfx_config("setup.exe"), payload].concat(),
+    )
+    .unwrap();
+    let signed = dir.join("SEP-setup.exe");
+    osslsign(pki, &plain, &signed, &[]);
+    signed
+}
+
+fn sylink(dir: &Path) -> PathBuf {
+    let path = dir.join("sylink-managed.xml");
+    std::fs::write(&path, fx::managed_sylink()).unwrap();
+    path
+}
+
+fn transform(input: &Path, sylink: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    sepkg()
+        .arg("transform")
+        .arg(input)
+        .arg("--sylink")
+        .arg(sylink)
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn manifest(out: &Path) -> serde_json::Value {
+    let path = PathBuf::from(format!("{}.manifest.json", out.display()));
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// osslsigncode's verdict on `file` against `ca`.
+fn osslverify(file: &Path, ca: &Path) -> String {
+    run(Command::new("osslsigncode")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(ca)
+        .arg("-TSA-CAfile")
+        .arg(ca)
+        .arg("-in")
+        .arg(file))
+}
+
+#[test]
+fn transform_sign_output_passes_osslsigncode_and_our_verifier() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let input = signed_export(tmp.path(), &pki);
+    let sylink = sylink(tmp.path());
+    let out = tmp.path().join("setup.exe");
+    let (cert, key) = (pki.path("signer-chain.pem"), pki.path("signer.key"));
+    let args = [
+        "--sign-cert",
+        cert.to_str().unwrap(),
+        "--sign-key",
+        key.to_str().unwrap(),
+    ];
+    let o = transform(&input, &sylink, &out, &args);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "  signed:   {SIGNER} (issuer {CA}, serial 1234), sha256\n"
+        )),
+        "{stdout}"
+    );
+    // The input's signature is replaced, not lost: no warning about it.
+    assert!(!stdout.contains("Authenticode signature"), "{stdout}");
+
+    let report = osslverify(&out, &pki.path("ca.pem"));
+    assert!(report.contains("Signature verification: ok"), "{report}");
+    assert!(
+        report.contains("Subject: /CN=sepkg test signer/O=Example Corp"),
+        "{report}"
+    );
+    let v = verify(&out, &pki.trust());
+    assert_eq!(v.status, Status::Valid, "{v}");
+    assert_eq!(
+        v.primary().unwrap().signer.as_ref().unwrap().subject,
+        SIGNER
+    );
+    assert_eq!(
+        v.primary().unwrap().chain,
+        Chain::Trusted { root: CA.into() }
+    );
+
+    // The sidecar and the manifest describe the signed bytes.
+    let bytes = std::fs::read(&out).unwrap();
+    let sha = support::sha256(&bytes);
+    let sidecar = std::fs::read_to_string(tmp.path().join("setup.exe.sha256")).unwrap();
+    assert_eq!(sidecar, format!("{sha}  setup.exe\n"));
+    let m = manifest(&out);
+    assert_eq!(m["output"]["sha256"], sha.as_str());
+    assert_eq!(m["output"]["size"], bytes.len() as u64);
+    assert_eq!(m["signature"]["signer"]["subject"], SIGNER);
+    assert_eq!(m["signature"]["signer"]["serial"], "1234");
+    assert_eq!(m["signature"]["digest_algorithm"], "sha256");
+    assert!(m["signature"].get("timestamp").is_none(), "{m}");
+    assert!(m["warnings"].as_array().unwrap().is_empty(), "{m}");
+    // osslsigncode sets the checksum; so do we, over the final bytes.
+    let field = u32::from_le_bytes(bytes[0x58 + 64..0x58 + 68].try_into().unwrap());
+    assert_eq!(field, pe_checksum(&bytes));
+
+    // Deterministic: the same inputs and key give the same bytes.
+    let again = tmp.path().join("again.exe");
+    assert!(transform(&input, &sylink, &again, &args).status.success());
+    assert_eq!(std::fs::read(&again).unwrap(), bytes);
+
+    // The payload is still the package, and the stub still finds it.
+    let pkg = sepkg::Package::open(&out).unwrap();
+    assert!(
+        pkg.entries()
+            .iter()
+            .any(|e| e.name.eq_ignore_ascii_case("sylink.xml"))
+    );
+}
+
+/// `2026-12-01T23:32:50Z` as OpenSSL prints it: `Dec  1 23:32:50 2026 GMT`.
+fn openssl_time(t: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month: usize = t[5..7].parse().unwrap();
+    let day: u32 = t[8..10].parse().unwrap();
+    format!(
+        "{} {day:>2} {} {} GMT",
+        MONTHS[month - 1],
+        &t[11..19],
+        &t[..4]
+    )
+}
+
+/// The PE checksum (CheckSumMappedFile), computed independently.
+fn pe_checksum(b: &[u8]) -> u32 {
+    let mut sum: u64 = 0;
+    for (i, w) in b.chunks(2).enumerate() {
+        if i * 2 == 0x58 + 64 || i * 2 == 0x58 + 66 {
+            continue;
+        }
+        let v = u64::from(w[0]) | (u64::from(*w.get(1).unwrap_or(&0)) << 8);
+        sum += v;
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum = (sum & 0xffff) + (sum >> 16);
+    (sum as u32).wrapping_add(b.len() as u32)
+}
+
+#[test]
+fn a_pfx_signs_the_same_bytes_as_the_pem_files() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let input = signed_export(tmp.path(), &pki);
+    let sylink = sylink(tmp.path());
+    let pem_out = tmp.path().join("pem.exe");
+    let (cert, key) = (pki.path("signer-chain.pem"), pki.path("signer.key"));
+    let pem_args = [
+        "--sign-cert",
+        cert.to_str().unwrap(),
+        "--sign-key",
+        key.to_str().unwrap(),
+    ];
+    assert!(
+        transform(&input, &sylink, &pem_out, &pem_args)
+            .status
+            .success()
+    );
+    let want = std::fs::read(&pem_out).unwrap();
+
+    // OpenSSL 3's default (PBES2, AES-256, SHA-256 MAC) and the legacy
+    // 3DES form Windows exports.
+    for (name, extra) in [
+        ("aes.pfx", vec![]),
+        (
+            "3des.pfx",
+            vec![
+                "-keypbe",
+                "PBE-SHA1-3DES",
+                "-certpbe",
+                "PBE-SHA1-3DES",
+                "-macalg",
+                "sha1",
+            ],
+        ),
+    ] {
+        let mut args = vec![
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "signer.key",
+            "-in",
+            "signer.pem",
+            "-certfile",
+            "ca.pem",
+            "-out",
+            name,
+            "-passout",
+            "pass:s3cret pass",
+        ];
+        args.extend(extra);
+        openssl(&pki.dir, &args);
+        let out = tmp.path().join(format!("{name}.exe"));
+        let pfx = pki.path(name);
+        let o = sepkg()
+            .env("SEPKG_TEST_PFX_PASS", "s3cret pass")
+            .arg("transform")
+            .arg(&input)
+            .arg("--sylink")
+            .arg(&sylink)
+            .arg("-o")
+            .arg(&out)
+            .arg("--sign")
+            .arg(&pfx)
+            .args(["--sign-password-env", "SEPKG_TEST_PFX_PASS"])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&o);
+        assert!(o.status.success(), "{name}: {stdout}\n{stderr}");
+        assert_eq!(std::fs::read(&out).unwrap(), want, "{name}");
+
+        let wrong = sepkg()
+            .env("SEPKG_TEST_PFX_PASS", "not it")
+            .arg("transform")
+            .arg(&input)
+            .arg("--sylink")
+            .arg(&sylink)
+            .arg("-o")
+            .arg(tmp.path().join("wrong.exe"))
+            .arg("--sign")
+            .arg(&pfx)
+            .args(["--sign-password-env", "SEPKG_TEST_PFX_PASS"])
+            .output()
+            .unwrap();
+        assert_eq!(wrong.status.code(), Some(2));
+        let (_, stderr) = text(&wrong);
+        assert!(
+            stderr.contains(&format!(
+                "{}: cannot sign with it: the password is wrong",
+                pfx.display()
+            )),
+            "{stderr}"
+        );
+        assert!(!tmp.path().join("wrong.exe").exists());
+    }
+}
+
+#[test]
+fn sign_refuses_what_it_cannot_do() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let other = Pki::new(&tmp.path().join("other"), "/CN=some other CA");
+    let input = signed_export(tmp.path(), &pki);
+    let sylink = sylink(tmp.path());
+    let out = tmp.path().join("out.zip");
+    let (cert, key) = (pki.path("signer.pem"), pki.path("signer.key"));
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec![
+                "--to".into(),
+                "zip".into(),
+                "--sign-cert".into(),
+                cert.display().to_string(),
+                "--sign-key".into(),
+                key.display().to_string(),
+            ],
+            "--sign signs an .exe output, and this one is a zip".into(),
+        ),
+        (
+            vec![
+                "--sign-cert".into(),
+                cert.display().to_string(),
+                "--sign-key".into(),
+                other.path("ca.key").display().to_string(),
+            ],
+            format!(
+                "{}: cannot sign with it: no certificate in it matches the private key",
+                cert.display()
+            ),
+        ),
+        (
+            vec![
+                "--sign".into(),
+                "x.pfx".into(),
+                "--sign-password-env".into(),
+                "SEPKG_TEST_UNSET_VAR".into(),
+            ],
+            "the environment variable SEPKG_TEST_UNSET_VAR is not set".into(),
+        ),
+        (
+            vec!["--timestamp-url".into(), "http://127.0.0.1:9/".into()],
+            "--sign-password-env and --timestamp-url go with --sign PFX".into(),
+        ),
+    ];
+    for (args, expect) in cases {
+        let o = sepkg()
+            .env_remove("SEPKG_TEST_UNSET_VAR")
+            .arg("transform")
+            .arg(&input)
+            .arg("--sylink")
+            .arg(&sylink)
+            .arg("-o")
+            .arg(&out)
+            .args(&args)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stdout}\n{stderr}");
+        assert!(stderr.contains(&expect), "{args:?}: {stderr}");
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn transform_sign_with_a_timestamp() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let Some(tsa) = Tsa::start(&pki) else {
+        return;
+    };
+    let input = signed_export(tmp.path(), &pki);
+    let sylink = sylink(tmp.path());
+    let out = tmp.path().join("setup.exe");
+    let (cert, key) = (pki.path("signer-chain.pem"), pki.path("signer.key"));
+    let args = [
+        "--sign-cert",
+        cert.to_str().unwrap(),
+        "--sign-key",
+        key.to_str().unwrap(),
+        "--timestamp-url",
+        &tsa.url,
+    ];
+    let o = transform(&input, &sylink, &out, &args);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+
+    let report = osslverify(&out, &pki.path("ca.pem"));
+    assert!(report.contains("Signature verification: ok"), "{report}");
+    assert!(
+        report.contains("Timestamp Server Signature verification: ok"),
+        "{report}"
+    );
+
+    let v = verify(&out, &pki.trust());
+    assert_eq!(v.status, Status::Valid, "{v}");
+    let ts = v.primary().unwrap().timestamp.clone().expect("a timestamp");
+    assert_eq!(
+        (ts.kind, ts.problem.as_deref()),
+        (TimestampKind::Rfc3161, None)
+    );
+    assert_eq!(ts.authority.as_ref().unwrap().subject, "CN=sepkg test TSA");
+    assert_eq!(ts.chain, Chain::Trusted { root: CA.into() });
+    let time = ts.time.unwrap();
+    assert!(
+        stdout.contains(&format!("  timestamp: {time} by CN=sepkg test TSA\n")),
+        "{stdout}"
+    );
+    // The same time as osslsigncode reads ("Dec  1 23:32:50 2026 GMT").
+    assert!(
+        report.contains(&format!("Timestamp time: {}", openssl_time(&time))),
+        "{time}\n{report}"
+    );
+    let m = manifest(&out);
+    assert_eq!(m["signature"]["timestamp"], time.as_str());
+    assert_eq!(
+        m["signature"]["timestamp_authority"]["subject"],
+        "CN=sepkg test TSA"
+    );
+    assert_eq!(
+        m["output"]["sha256"],
+        support::sha256(&std::fs::read(&out).unwrap()).as_str()
     );
 }
