@@ -46,6 +46,8 @@ fn tools() -> bool {
 /// `leaf` (`LEAF.pem`, `LEAF.key`, `LEAF-chain.pem` = leaf + CA).
 struct Pki {
     dir: PathBuf,
+    /// The leaves' key type, as `openssl req -newkey` takes it.
+    key: &'static str,
 }
 
 impl Pki {
@@ -75,6 +77,7 @@ impl Pki {
         );
         Pki {
             dir: dir.to_path_buf(),
+            key: "rsa:2048",
         }
     }
 
@@ -91,7 +94,7 @@ impl Pki {
         openssl(
             &self.dir,
             &[
-                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj",
+                "req", "-newkey", self.key, "-nodes", "-keyout", &key, "-out", &csr, "-subj",
                 subject,
             ],
         );
@@ -937,5 +940,106 @@ fn transform_sign_with_a_timestamp() {
     assert_eq!(
         m["output"]["sha256"],
         support::sha256(&std::fs::read(&out).unwrap()).as_str()
+    );
+}
+
+#[test]
+fn ecdsa_p256_signs_and_verifies_both_ways() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut pki = Pki::new(&tmp.path().join("pki"), "/CN=sepkg test CA");
+    openssl(
+        &pki.dir,
+        &["ecparam", "-name", "prime256v1", "-out", "p256.param"],
+    );
+    pki.key = "ec:p256.param";
+    pki.leaf(
+        "signer",
+        "/CN=sepkg test signer/O=Example Corp",
+        "codeSigning",
+        "0x1234",
+    );
+
+    // osslsigncode signs with the P-256 key; sepkg verifies.
+    let theirs = signed_stub(tmp.path(), &pki);
+    let v = verify(&theirs, &pki.trust());
+    assert_eq!(v.status, Status::Valid, "{v}");
+    assert_eq!(
+        v.primary().unwrap().signer.as_ref().unwrap().subject,
+        SIGNER
+    );
+
+    // sepkg signs with it; osslsigncode and sepkg verify, and RFC 6979
+    // keeps it deterministic.
+    let input = signed_export(tmp.path(), &pki);
+    let sylink = sylink(tmp.path());
+    let (cert, key) = (pki.path("signer-chain.pem"), pki.path("signer.key"));
+    let args = [
+        "--sign-cert",
+        cert.to_str().unwrap(),
+        "--sign-key",
+        key.to_str().unwrap(),
+    ];
+    let out = tmp.path().join("ec.exe");
+    let o = transform(&input, &sylink, &out, &args);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let report = osslverify(&out, &pki.path("ca.pem"));
+    assert!(report.contains("Signature verification: ok"), "{report}");
+    assert_eq!(verify(&out, &pki.trust()).status, Status::Valid);
+    let again = tmp.path().join("ec-again.exe");
+    assert!(transform(&input, &sylink, &again, &args).status.success());
+    assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&out).unwrap());
+}
+
+/// Dual signing: a SHA-1 signature with a SHA-256 one nested in it, as
+/// vendors ship for old and new Windows alike. Both are checked.
+#[test]
+fn nested_signatures_are_checked_too() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let input = tmp.path().join("stub.exe");
+    std::fs::write(&input, fx::pe_stub()).unwrap();
+    let sha1 = tmp.path().join("sha1.exe");
+    run(Command::new("osslsigncode")
+        .arg("sign")
+        .arg("-certs")
+        .arg(pki.path("signer-chain.pem"))
+        .arg("-key")
+        .arg(pki.path("signer.key"))
+        .args(["-h", "sha1"])
+        .arg("-in")
+        .arg(&input)
+        .arg("-out")
+        .arg(&sha1));
+    let dual = tmp.path().join("dual.exe");
+    osslsign(&pki, &sha1, &dual, &["-nest"]);
+
+    let v = verify(&dual, &pki.trust());
+    assert_eq!(v.status, Status::Valid, "{v}");
+    let algs: Vec<(bool, Option<&str>)> = v
+        .signatures
+        .iter()
+        .map(|s| (s.nested, s.digest_algorithm.as_deref()))
+        .collect();
+    assert_eq!(algs, [(false, Some("sha1")), (true, Some("sha256"))]);
+
+    // A changed byte breaks both digests; the report says so.
+    let mut bad = std::fs::read(&dual).unwrap();
+    bad[0x201] ^= 1;
+    let path = tmp.path().join("dual-bad.exe");
+    std::fs::write(&path, &bad).unwrap();
+    let v = verify(&path, &Trust::none());
+    assert_eq!(v.status, Status::Invalid);
+    assert!(
+        v.signatures.iter().all(|s| s
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.starts_with("the file changed after signing"))),
+        "{v:?}"
     );
 }
