@@ -185,6 +185,8 @@ pub(crate) fn signer_info(tlv: Tlv<'_>) -> DerResult<SignerInfo<'_>> {
 /// A SignedData (PKCS#7 or CMS).
 #[derive(Debug, Clone)]
 pub(crate) struct SignedData<'a> {
+    /// Why each certificate that could not be parsed could not.
+    pub unreadable: Vec<String>,
     pub digest_algorithms: Vec<String>,
     pub content_type: String,
     /// The content: for Authenticode, the SpcIndirectDataContent SEQUENCE;
@@ -228,11 +230,16 @@ pub(crate) fn signed_data(bytes: &[u8]) -> DerResult<SignedData<'_>> {
         Some(t) => Some(Seq::of(t, der::ctx(0), "the signed content")?.next("the signed content")?),
         None => None,
     };
-    let mut certificates = Vec::new();
+    let (mut certificates, mut unreadable) = (Vec::new(), Vec::new());
     if let Some(t) = sd.optional(der::ctx(0))? {
         for c in Seq::of(t, der::ctx(0), "the certificates")?.all("the certificates")? {
             if c.tag == der::SEQUENCE {
-                certificates.push(Cert::parse(c.raw)?);
+                // One odd certificate in the bag need not sink the
+                // signature: it matters only if it is on the signer's way.
+                match Cert::parse(c.raw) {
+                    Ok(cert) => certificates.push(cert),
+                    Err(e) => unreadable.push(e),
+                }
             }
         }
     }
@@ -243,6 +250,7 @@ pub(crate) fn signed_data(bytes: &[u8]) -> DerResult<SignedData<'_>> {
         .map(signer_info)
         .collect::<DerResult<Vec<_>>>()?;
     Ok(SignedData {
+        unreadable,
         digest_algorithms,
         content_type,
         content,

@@ -43,7 +43,7 @@ pub fn verify_file(path: &Path, trust: &Trust) -> Result<Verdict> {
     let mut table = vec![0u8; size as usize];
     file.seek(SeekFrom::Start(offset)).map_err(io)?;
     file.read_exact(&mut table).map_err(io)?;
-    let parsed = match parse_table(&table) {
+    let parsed = match contained(|| parse_table(&table)) {
         Ok(p) => p,
         Err(problem) => return Ok(Verdict::broken(problem)),
     };
@@ -62,7 +62,7 @@ pub fn verify_file(path: &Path, trust: &Trust) -> Result<Verdict> {
         .iter()
         .filter_map(|a| Some((*a, hashers.finish(*a)?)))
         .collect();
-    Ok(judge(&parsed, &digests, trust))
+    Ok(contained(|| Ok(judge(&parsed, &digests, trust))).unwrap_or_else(Verdict::broken))
 }
 
 /// Verifies the Authenticode signature of a PE program read from `r` (an
@@ -102,7 +102,7 @@ pub fn verify_reader(r: &mut dyn Read, at: &Location, trust: &Trust) -> Result<V
     if let Err(problem) = check_table(&layout, offset, size, Some(len)) {
         return Ok(Verdict::broken(problem));
     }
-    let parsed = match parse_table(&table) {
+    let parsed = match contained(|| parse_table(&table)) {
         Ok(p) => p,
         Err(problem) => return Ok(Verdict::broken(problem)),
     };
@@ -110,7 +110,15 @@ pub fn verify_reader(r: &mut dyn Read, at: &Location, trust: &Trust) -> Result<V
         .iter()
         .filter_map(|a| Some((*a, hashers.finish(*a)?)))
         .collect();
-    Ok(judge(&parsed, &digests, trust))
+    Ok(contained(|| Ok(judge(&parsed, &digests, trust))).unwrap_or_else(Verdict::broken))
+}
+
+/// Runs `f` with any panic of the crates it calls (certificate, key and
+/// signature parsers) turned into an error: crafted input gets a verdict.
+fn contained<T>(
+    f: impl FnOnce() -> std::result::Result<T, String>,
+) -> std::result::Result<T, String> {
+    crate::contain::contain("Authenticode signature", f).and_then(|r| r)
 }
 
 /// Checks where the directory entry puts the table (`len`: the file's
@@ -262,11 +270,15 @@ fn find_signer<'s, 'a>(
         .certificates
         .iter()
         .find(|c| c.issuer == signer.issuer && c.serial == signer.serial)
-        .ok_or_else(|| {
-            format!(
+        .ok_or_else(|| match sd.unreadable.first() {
+            Some(e) => format!(
+                "the signer's certificate (serial {}) is not among the readable certificates of the signature ({e})",
+                pkcs7::serial_hex(signer.serial)
+            ),
+            None => format!(
                 "the signer's certificate (serial {}) is not in the signature",
                 pkcs7::serial_hex(signer.serial)
-            )
+            ),
         })?;
     Ok((signer, cert))
 }
