@@ -75,18 +75,21 @@
 //!   exact encoding (`der`), and only certificates go through `x509-cert`.
 //!
 //! # MSI `DigitalSignature`
-//! Not verified: an MSI's signature digests the compound file's streams
-//! and storages in an order defined by the *raw* directory entries
-//! (names sorted by their UTF-16 code units, the storage class ids, and
-//! optionally the `MsiDigitalSignatureEx` pre-hash of the file times and
-//! sizes), and every stream's raw name as stored. The `msi` crate hides
-//! the compound file behind tables; `cfb` 0.16 gives streams by decoded
-//! path but neither the stored name encoding (MSI compresses table names
-//! into the private-use range), nor the class ids of every storage in the
-//! form hashed, nor the metadata `MsiDigitalSignatureEx` covers. A
-//! contained implementation would be a second compound-file reader; an
-//! MSI is read-only to sepkg (never re-signed), so audit reports its
-//! signature as present or absent, not verified.
+//! Not verified yet (audit reports it present or absent), though it is
+//! feasible with the `cfb` dependency. The only public description of the
+//! digest is osslsigncode's `msi.c`: every stream's content, depth first,
+//! each storage's children sorted by their UTF-16LE names (terminator
+//! included, compared bytewise), skipping `\u{5}DigitalSignature` and
+//! `\u{5}MsiDigitalSignatureEx` at the root, each storage's CLSID after its
+//! children; the signed content is an SpcIndirectDataContent holding
+//! SpcSipInfo (`1.3.6.1.4.1.311.2.1.30`) instead of SpcPeImageData, so the
+//! PKCS#7 checks here apply unchanged. `cfb` 0.16 gives entry names (as
+//! strings, which re-encode to the stored UTF-16, MSI's compressed table
+//! names included), CLSIDs, state bits and times. The risk is
+//! `MsiDigitalSignatureEx`: it signs a pre-hash of every entry's metadata,
+//! FILETIMEs included, and `cfb` hands times over as `SystemTime`, so
+//! whether zero and pre-1970 times round-trip exactly must be tested
+//! against osslsigncode (`sign` with and without `-add-msi-dse`) first.
 
 mod crypto;
 mod der;
