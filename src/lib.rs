@@ -31,6 +31,7 @@
 //! - [`record`]: reading and writing the records: the `.sha256` sidecar,
 //!   `SHA256SUMS`, the manifest summary, `index.json`.
 //! - [`verify`]: checking artifacts, web roots and URLs against their records.
+//! - [`authenticode`]: verifying and applying Authenticode signatures of PE programs.
 //! - [`digest`]: SHA-256 helpers.
 //! - [`atomic`]: temporary files beside their targets, and the transaction
 //!   that renames a group of them into place with undo.
@@ -43,6 +44,7 @@
 
 pub mod atomic;
 pub mod audit;
+pub mod authenticode;
 pub mod cli;
 mod contain;
 pub mod digest;

@@ -121,6 +121,10 @@ pub struct Manifest {
     pub input: FileRecord,
     /// The output package.
     pub output: FileRecord,
+    /// The Authenticode signature of an .exe output signed with `--sign`:
+    /// signer, digest algorithm, timestamp. Absent when not signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::authenticode::Signed>,
     /// The first package root's product version.
     pub product_version: Option<String>,
     /// The injected sylink.xml.

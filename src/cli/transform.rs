@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{ErrorJson, Output};
+use crate::authenticode::Signer;
 use crate::error::{Error, ExitCode, Result};
 use crate::manifest::ChangedFile;
 use crate::package::Kind;
@@ -18,7 +19,8 @@ What it does, for each package root (a folder holding a SetAid.ini):
   - sylink.xml: replaced, byte for byte, by the managed file given with --sylink.
   - Every other entry is copied unchanged (from a zip, without recompressing).
   - A single-file .exe keeps its stub (and any 7-Zip SFX config block) byte for byte and
-    gets a new payload; an Authenticode signature on it is dropped and reported.
+    gets a new payload; an Authenticode signature on it is dropped and reported, or, with
+    --sign PFX (or --sign-cert/--sign-key), replaced by yours (SHA-256, deterministic).
 Beside the output: OUT.sha256 (for sha256sum -c) and OUT.manifest.json (every change and entry).
 Nothing appears under OUT until it is complete; the input is never modified.
 
@@ -28,6 +30,8 @@ Examples:
   sepkg transform a.zip b.zip c.zip --sylink sylink.xml --out-dir out/ --json
   sepkg transform SEP14-x64.cab --sylink sylink.xml --to zip
   sepkg transform ./SEP14-export/ --sylink sylink.xml --to exe --stub sfx-stub.exe -o web/setup.exe
+  PFX_PASS=... sepkg transform SEP14.exe --sylink sylink.xml --sign signer.pfx --sign-password-env PFX_PASS \
+      --timestamp-url http://timestamp.example.com/ -o web/setup.exe
 
 Exit codes: 0 done, 2 error (nothing written).";
 
@@ -57,6 +61,81 @@ pub struct Args {
     /// A further SetAid.ini edit, made the same way. Repeatable.
     #[arg(long = "setaid", value_name = "SECTION.KEY=VALUE", value_parser = Edit::parse)]
     edits: Vec<Edit>,
+    /// Sign the .exe output (SHA-256 Authenticode) with the certificate and
+    /// key in this PKCS#12 file.
+    #[arg(long, value_name = "PFX", conflicts_with_all = ["sign_cert", "sign_key"])]
+    sign: Option<PathBuf>,
+    /// The environment variable holding the password of --sign's PFX (or
+    /// of an encrypted --sign-key). Passwords never go on the command line.
+    #[arg(long, value_name = "VAR")]
+    sign_password_env: Option<String>,
+    /// Sign with this PEM certificate (then any chain certificates) ...
+    #[arg(long, value_name = "PEM", requires = "sign_key")]
+    sign_cert: Option<PathBuf>,
+    /// ... and this PEM private key (RSA, or ECDSA P-256).
+    #[arg(long, value_name = "PEM", requires = "sign_cert")]
+    sign_key: Option<PathBuf>,
+    /// Timestamp the signature at this RFC 3161 timestamp authority
+    /// (http:// or https://).
+    #[arg(long, value_name = "URL")]
+    timestamp_url: Option<String>,
+}
+
+/// How the output is to be signed, from the arguments (read in [`run`]).
+#[derive(Debug, Clone)]
+struct SignArgs {
+    pfx: Option<PathBuf>,
+    pem: Option<(PathBuf, PathBuf)>,
+    password_env: Option<String>,
+    timestamp_url: Option<String>,
+}
+
+impl SignArgs {
+    fn from_args(args: &Args) -> Result<Option<SignArgs>> {
+        let pem = args.sign_cert.clone().zip(args.sign_key.clone());
+        if args.sign.is_none() && pem.is_none() {
+            if args.sign_password_env.is_some() || args.timestamp_url.is_some() {
+                return Err(Error::Usage(
+                    "--sign-password-env and --timestamp-url go with --sign PFX or --sign-cert/--sign-key".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        if let Some(url) = &args.timestamp_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(Error::Usage(format!(
+                "--timestamp-url {url}: give an http:// or https:// URL"
+            )));
+        }
+        Ok(Some(SignArgs {
+            pfx: args.sign.clone(),
+            pem,
+            password_env: args.sign_password_env.clone(),
+            timestamp_url: args.timestamp_url.clone(),
+        }))
+    }
+
+    /// Reads the key (and the password from the environment).
+    fn load(&self) -> Result<Signer> {
+        let password = match &self.password_env {
+            None => None,
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                Error::Usage(format!(
+                    "--sign-password-env {var}: the environment variable {var} is not set (or not UTF-8)"
+                ))
+            })?),
+        };
+        let signer = match (&self.pfx, &self.pem) {
+            (Some(pfx), _) => Signer::from_pfx(pfx, password.as_deref().unwrap_or(""))?,
+            (None, Some((cert, key))) => Signer::from_pem(cert, key, password.as_deref())?,
+            (None, None) => return Err(Error::Internal("signing without a key".into())),
+        };
+        Ok(signer.with_timestamp(
+            self.timestamp_url.clone(),
+            std::time::Duration::from_secs(60),
+        ))
+    }
 }
 
 /// Validated arguments: one job per input. Built without I/O: the default
@@ -65,10 +144,12 @@ pub struct Args {
 struct Config {
     jobs: Vec<Job>,
     sylink: PathBuf,
+    sign: Option<SignArgs>,
 }
 
 impl Config {
     fn from_args(args: Args) -> Result<Config> {
+        let sign = SignArgs::from_args(&args)?;
         let destination = match (&args.output, &args.out_dir, args.inputs.len()) {
             (Some(out), None, 1) => Destination::Named(out.clone()),
             (Some(_), None, _) => {
@@ -96,11 +177,13 @@ impl Config {
                 to: args.to,
                 stub: args.stub.clone(),
                 edits: args.edits.clone(),
+                sign: None,
             })
             .collect();
         Ok(Config {
             jobs,
             sylink: args.sylink,
+            sign,
         })
     }
 }
@@ -149,9 +232,15 @@ struct JobJson<'a> {
 }
 
 pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
-    let config = Config::from_args(args)?;
+    let mut config = Config::from_args(args)?;
     check_batch(&config)?;
     let sylink = ManagedSylink::load(&config.sylink)?;
+    if let Some(sign) = &config.sign {
+        let signer = std::sync::Arc::new(sign.load()?);
+        for job in &mut config.jobs {
+            job.sign = Some(signer.clone());
+        }
+    }
     let results: Vec<(PathBuf, Result<Outcome>)> = if config.jobs.len() == 1 {
         let job = &config.jobs[0];
         let outcome = transform::run(job, &sylink, &out.progress())?;
@@ -334,6 +423,22 @@ fn human(input: &Path, o: &Outcome) -> String {
         m.output.sha256,
         o.sidecar.display()
     );
+    if let Some(sig) = &m.signature {
+        s.push_str(&signed_lines(sig));
+    }
     let _ = writeln!(s, "  manifest: {}", o.manifest_path.display());
+    s
+}
+
+/// The report's lines for the Authenticode signature of a `--sign` output.
+fn signed_lines(sig: &crate::authenticode::Signed) -> String {
+    let n = &sig.signer;
+    let mut s = format!(
+        "  signed:   {} (issuer {}, serial {}), {}\n",
+        n.subject, n.issuer, n.serial, sig.digest_algorithm
+    );
+    if let (Some(time), Some(tsa)) = (&sig.timestamp, &sig.timestamp_authority) {
+        s.push_str(&format!("  timestamp: {time} by {}\n", tsa.subject));
+    }
     s
 }

@@ -597,7 +597,7 @@ impl Stub {
 /// The PE checksum of a whole file (the algorithm of `CheckSumMappedFile`):
 /// a 16-bit ones'-complement-style sum of the file's words, the CheckSum
 /// field counted as zero, plus the file length.
-fn pe_checksum(file: &mut File, checksum_at: u64) -> io::Result<u32> {
+pub(crate) fn pe_checksum(file: &mut File, checksum_at: u64) -> io::Result<u32> {
     file.seek(SeekFrom::Start(0))?;
     let mut reader = BufReader::with_capacity(1 << 20, &mut *file);
     let mut sum: u32 = 0;

@@ -498,6 +498,8 @@ pub struct OutputSpec {
     pub format: Format,
     /// The stub of an .exe output.
     pub stub: Option<exe::Stub>,
+    /// Who signs an .exe output (`--sign`): None leaves it unsigned.
+    pub sign: Option<std::sync::Arc<crate::authenticode::Signer>>,
 }
 
 impl OutputSpec {
@@ -515,7 +517,11 @@ impl OutputSpec {
                     kind.name()
                 )));
             }
-            return Ok(OutputSpec { format, stub: None });
+            return Ok(OutputSpec {
+                format,
+                stub: None,
+                sign: None,
+            });
         }
         let stub = match (stub, pkg.kind()) {
             (Some(path), _) => exe::Stub::from_exe(path)?,
@@ -531,6 +537,7 @@ impl OutputSpec {
         Ok(OutputSpec {
             format: stub.payload,
             stub: Some(stub),
+            sign: None,
         })
     }
 
@@ -553,6 +560,8 @@ pub struct Written {
     pub input: Digest,
     /// The output's digest.
     pub output: Digest,
+    /// The Authenticode signature applied to an .exe output (`--sign`).
+    pub signed: Option<crate::authenticode::Signed>,
 }
 
 /// A folder's `sha256sum` listing: a line per file, named `prefix` + its
@@ -600,6 +609,7 @@ pub fn write(
             entries,
             input,
             output,
+            signed: None,
         });
     }
     // Read access too: the PE checksum is computed over the written file.
@@ -633,7 +643,13 @@ pub fn write(
     let werr = |e| Error::io(dest, "cannot write", e);
     let (sink, hashed) = out.finish();
     let mut file = sink.into_file().map_err(werr)?;
+    // Signing appends the certificate table and sets the checksum itself.
+    let signed = match &spec.sign {
+        Some(signer) => Some(signer.sign_file(&mut file, dest)?),
+        None => None,
+    };
     let patched = match &spec.stub {
+        _ if signed.is_some() => true,
         Some(stub) => stub.fix_checksum(&mut file).map_err(werr)?,
         None => false,
     };
@@ -646,6 +662,7 @@ pub fn write(
         entries: entries.into_iter().flatten().collect(),
         input,
         output,
+        signed,
     })
 }
 

@@ -109,6 +109,8 @@ pub struct Job {
     pub stub: Option<PathBuf>,
     /// Further SetAid.ini edits (`--setaid`).
     pub edits: Vec<Edit>,
+    /// Who signs an .exe output (`--sign`, `--sign-cert`).
+    pub sign: Option<std::sync::Arc<crate::authenticode::Signer>>,
 }
 
 impl Job {
@@ -195,7 +197,14 @@ pub fn run(job: &Job, sylink: &ManagedSylink, progress: &dyn crate::Progress) ->
     let output = job.output()?;
     check_output(&job.input, &output)?;
     let mut pkg = Package::open(&job.input)?;
-    let spec = OutputSpec::resolve(job.to, job.stub.as_deref(), &pkg)?;
+    let mut spec = OutputSpec::resolve(job.to, job.stub.as_deref(), &pkg)?;
+    if job.sign.is_some() && spec.kind() != Kind::Exe {
+        return Err(Error::Usage(format!(
+            "--sign signs an .exe output, and this one is a {}: add --to exe (with --stub), or drop --sign",
+            spec.kind().name()
+        )));
+    }
+    spec.sign = job.sign.clone();
     let mut plan = plan(&mut pkg, sylink, &job.edits)?;
     plan.warnings.extend(lost_signatures(&pkg, &spec));
     output::write(&mut pkg, plan, sylink, &spec, &output, progress)
@@ -207,6 +216,7 @@ fn lost_signatures(pkg: &Package, spec: &OutputSpec) -> Vec<Warning> {
     let mut warnings = Vec::new();
     if let Some(stub) = &spec.stub
         && let Some(sig) = &stub.signature
+        && spec.sign.is_none()
     {
         warnings.push(Warning {
             code: "exe-signature-invalidated",

@@ -60,6 +60,7 @@ pub(crate) fn write(
             size: written.output.size,
             sha256: written.output.sha256,
         },
+        signature: written.signed,
         product_version: plan.roots.iter().find_map(|r| r.product_version.clone()),
         sylink: SylinkRecord {
             name: sylink.name.clone(),
