@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod r#gen;
+pub mod harness;
 pub mod web;
 
 use std::path::{Path, PathBuf};

@@ -14,16 +14,15 @@
 //!
 //! Unix only: cases use symlinks, FIFOs, `sh -c ulimit`, SIGKILL, and
 //! (as root) tmpfs mounts and `chattr +i`.
-#![cfg(unix)]
-
-mod support;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use support::r#gen as fx;
-use support::{sepkg, text};
+use crate::support;
+use crate::support::r#gen as fx;
+use crate::support::harness::tests;
+use crate::support::{sepkg, text};
 
 /// Builds a case's inputs in its folder; returns the arguments after `transform`.
 type Setup = Box<dyn Fn(&Path) -> Vec<OsString>>;
@@ -1681,7 +1680,6 @@ fn check(case: &Case, dir: &Path) {
     );
 }
 
-#[test]
 fn hostile_corpus() {
     let cases = corpus();
     let tmp = tempfile::tempdir().unwrap();
@@ -1805,7 +1803,6 @@ fn package_with_msi(dir: &Path, name: &str, kind: &str, msi: Vec<u8>) -> PathBuf
     path
 }
 
-#[test]
 fn audit_of_a_damaged_msi_is_a_finding_naming_package_and_entry() {
     // transform never parses the MSI (it is copied byte for byte); audit
     // does, and an unreadable one is the error finding `msi-unreadable`:
@@ -1895,7 +1892,6 @@ fn succeeds(args: &[OsString]) -> serde_json::Value {
     serde_json::from_str(&stdout).unwrap()
 }
 
-#[test]
 fn garbage_setup_ini_is_a_warning_not_a_failure() {
     // setup.ini is only read for the product version; refusing a package
     // over it would block a transform that is otherwise sound.
@@ -1952,7 +1948,6 @@ fn garbage_setup_ini_is_a_warning_not_a_failure() {
     }
 }
 
-#[test]
 fn utf16_sylink_with_bom_is_accepted_and_injected_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("pkg.zip");
@@ -2029,7 +2024,6 @@ impl Drop for Tmpfs {
     }
 }
 
-#[test]
 fn full_disk_leaves_nothing_and_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("pkg.zip");
@@ -2111,7 +2105,6 @@ impl Drop for Immutable {
     }
 }
 
-#[test]
 fn output_folder_not_writable() {
     // Root ignores permission bits, so a 0555 folder proves nothing here;
     // an immutable folder refuses even root.
@@ -2138,7 +2131,6 @@ fn output_folder_not_writable() {
     assert_eq!(names(&out_dir), Vec::<String>::new());
 }
 
-#[test]
 fn file_size_limit_is_an_error_not_a_crash() {
     // `ulimit -f` sends SIGXFSZ to a process that writes past it, which
     // kills it by default. sepkg catches the signal, so the write fails
@@ -2169,7 +2161,6 @@ fn file_size_limit_is_an_error_not_a_crash() {
     assert_eq!(names(&tmp.path().join("out")), Vec::<String>::new());
 }
 
-#[test]
 fn sigkill_while_writing_leaves_nothing_under_the_output_name() {
     use std::time::{Duration, Instant};
     let tmp = tempfile::tempdir().unwrap();
@@ -2283,7 +2274,6 @@ fn sweep(
     (refused, harmless)
 }
 
-#[test]
 fn every_single_byte_flip_is_refused_or_harmless() {
     // No silent misedit: whatever byte of a zip is damaged, the transform
     // either fails with an error naming the input, or writes exactly the
@@ -2302,7 +2292,6 @@ fn every_single_byte_flip_is_refused_or_harmless() {
     sweep("zip", &clean, "flip.zip", "out.zip", None, &positions);
 }
 
-#[test]
 fn every_single_byte_flip_of_a_cabinet_is_refused_or_harmless() {
     // The cabinet twin of the zip sweep: every byte of the header, folder
     // and file records (but the names: a cabinet stores each once with no
@@ -2336,7 +2325,6 @@ fn every_single_byte_flip_of_a_cabinet_is_refused_or_harmless() {
     );
 }
 
-#[test]
 fn every_single_byte_flip_of_an_exe_header_is_refused_or_harmless() {
     // The PE headers, the SFX config block and the payload's first
     // headers of a zip .exe (the stub is copied as it is, so its own bytes
@@ -2350,9 +2338,13 @@ fn every_single_byte_flip_of_an_exe_header_is_refused_or_harmless() {
 
 /// Inputs the fuzz targets (fuzz/) found, kept as regression tests.
 mod fuzz_regressions {
+    use crate::support::harness::tests;
     use sepkg::setaid::{Edit, Encoding, IniFile, KEEP_PREVIOUS, SMC_SECTION};
 
-    #[test]
+    pub fn trials() -> Vec<libtest_mimic::Trial> {
+        tests![windows_1252_file_whose_only_high_byte_is_the_edited_value]
+    }
+
     fn windows_1252_file_whose_only_high_byte_is_the_edited_value() {
         // fuzz target `setaid`, after 34 runs: the file is Windows-1252 only
         // because of the value byte 0xB4, which the edit replaces; the result
@@ -2373,4 +2365,22 @@ mod fuzz_regressions {
         assert_eq!(again.encoding(), Encoding::Utf8);
         assert_eq!(again.get(SMC_SECTION, KEEP_PREVIOUS).unwrap().value, "0");
     }
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    let mut trials = fuzz_regressions::trials();
+    trials.extend(tests![
+        hostile_corpus,
+        audit_of_a_damaged_msi_is_a_finding_naming_package_and_entry,
+        garbage_setup_ini_is_a_warning_not_a_failure,
+        utf16_sylink_with_bom_is_accepted_and_injected_byte_for_byte,
+        full_disk_leaves_nothing_and_says_so,
+        output_folder_not_writable,
+        file_size_limit_is_an_error_not_a_crash,
+        sigkill_while_writing_leaves_nothing_under_the_output_name,
+        every_single_byte_flip_is_refused_or_harmless,
+        every_single_byte_flip_of_a_cabinet_is_refused_or_harmless,
+        every_single_byte_flip_of_an_exe_header_is_refused_or_harmless,
+    ]);
+    trials
 }

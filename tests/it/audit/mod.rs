@@ -2,14 +2,14 @@
 //! in the human report, the HTML page, and the MSI reading checked against
 //! msitools' `msiinfo` on MSIs built two ways (the `msi` crate and `wixl`).
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use crate::support;
+use crate::support::r#gen::{self as r#gen, MsiSpec, UpgradeRow};
+use crate::support::harness::tests;
+use crate::support::{fixtures, sepkg, text};
 use serde_json::Value;
-use support::r#gen::{self as r#gen, MsiSpec, UpgradeRow};
-use support::{fixtures, sepkg, text};
 
 type Files = Vec<(String, Vec<u8>)>;
 
@@ -84,7 +84,6 @@ fn msi_report(doc: &Value) -> Value {
     doc["packages"][0]["roots"][0]["msis"][0].clone()
 }
 
-#[test]
 fn bundled_example_fails_with_the_self_managed_finding() {
     let zip = fixtures().join(r#gen::EXAMPLE_ZIP);
     let (code, doc) = audit_json(&[path_arg(&zip)]);
@@ -121,7 +120,6 @@ fn bundled_example_fails_with_the_self_managed_finding() {
     );
 }
 
-#[test]
 fn transformed_example_passes() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("SEP-managed.zip");
@@ -264,7 +262,6 @@ fn assert_agrees_with_msiinfo(msi_in_pkg: &Path, report: &Value) {
     assert_eq!(ours, expected);
 }
 
-#[test]
 fn msi_built_with_the_msi_crate_agrees_with_msiinfo() {
     if !have_msitools(&["msiinfo"]) {
         return;
@@ -309,7 +306,6 @@ fn msi_built_with_the_msi_crate_agrees_with_msiinfo() {
     assert_eq!(legacy["range"], ">= 11.0.0 and <= 12.0.6");
 }
 
-#[test]
 fn msi_built_with_wixl_agrees_with_msiinfo() {
     if !have_msitools(&["wixl", "msiinfo"]) {
         return;
@@ -353,7 +349,6 @@ fn msi_built_with_wixl_agrees_with_msiinfo() {
 // ---------------------------------------------------------------------------
 // Damaged MSIs: a finding naming the file and entry, never a panic.
 
-#[test]
 fn truncated_and_bit_flipped_msis_never_panic() {
     let good = r#gen::msi(&MsiSpec::example(r#gen::VERSION));
     let mut variants: Vec<Vec<u8>> = [0, 8, 511, 512, 1024, good.len() / 2, good.len() - 1]
@@ -404,7 +399,6 @@ fn truncated_and_bit_flipped_msis_never_panic() {
 /// generator's output changes, find new ones the same way.
 const PANICKING_FLIPS: [(usize, u8); 2] = [(8568, 0x10), (16384, 0x01)];
 
-#[test]
 fn a_panic_in_the_msi_crate_is_contained_and_named() {
     let good = r#gen::msi(&MsiSpec::example(r#gen::VERSION));
     for (pos, bit) in PANICKING_FLIPS {
@@ -428,7 +422,6 @@ fn a_panic_in_the_msi_crate_is_contained_and_named() {
     }
 }
 
-#[test]
 fn every_flipped_msi_through_the_binary_is_a_finding_or_a_clean_read() {
     // Fewer positions than the library test: each runs the binary.
     let good = r#gen::msi(&MsiSpec::example(r#gen::VERSION));
@@ -806,7 +799,6 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-#[test]
 fn each_finding_code_shows_with_its_severity_and_message() {
     let mut seen = BTreeSet::new();
     for case in cases() {
@@ -846,7 +838,6 @@ fn each_finding_code_shows_with_its_severity_and_message() {
     }
 }
 
-#[test]
 fn managed_package_with_only_info_findings_is_clean() {
     let (_tmp, dir) = folder(&managed());
     let (code, doc) = audit_json(&[path_arg(&dir)]);
@@ -854,7 +845,6 @@ fn managed_package_with_only_info_findings_is_clean() {
     assert_eq!(code, 0);
 }
 
-#[test]
 fn fail_on_warning_fails_on_a_warning() {
     let files = with_setaid(&r#gen::SETAID_TEXT.replace("KeepPreviousSetting=1\n", ""));
     let (_tmp, dir) = folder(&files);
@@ -875,7 +865,6 @@ const CHECKSUM_CODES: [&str; 7] = [
     "checksum-file-unreadable",
 ];
 
-#[test]
 fn checksums_beside_the_input_are_checked() {
     let tmp = tempfile::tempdir().unwrap();
     let zip = tmp.path().join("pkg.zip");
@@ -944,7 +933,6 @@ fn checksums_beside_the_input_are_checked() {
 // ---------------------------------------------------------------------------
 // Inputs, exit codes, HTML.
 
-#[test]
 fn a_web_root_audits_each_package_in_it() {
     let tmp = tempfile::tempdir().unwrap();
     let web = tmp.path().join("www");
@@ -987,7 +975,6 @@ fn a_web_root_audits_each_package_in_it() {
     );
 }
 
-#[test]
 fn several_roots_are_reported_each() {
     let mut files = r#gen::under("x86/", example());
     files.extend(r#gen::under("x64/", managed()));
@@ -1015,7 +1002,6 @@ fn several_roots_are_reported_each() {
     );
 }
 
-#[test]
 fn unreadable_input_exits_2_and_names_it() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nope.zip");
@@ -1045,7 +1031,6 @@ fn unreadable_input_exits_2_and_names_it() {
         .code(2);
 }
 
-#[test]
 fn html_report_is_written_whole_and_escapes_package_text() {
     let mut files = managed();
     let text = String::from_utf8(r#gen::managed_sylink()).unwrap().replace(
@@ -1094,7 +1079,6 @@ fn html_report_is_written_whole_and_escapes_package_text() {
     assert!(page.contains("self-managed-after-upgrade"));
 }
 
-#[test]
 fn a_signed_msi_is_reported_as_signed() {
     // .ci/run installs osslsigncode; openssl (for the test certificate)
     // comes with Debian's ca-certificates.
@@ -1166,7 +1150,6 @@ fn a_signed_msi_is_reported_as_signed() {
     assert_eq!(root["msis"][0]["package_code"], r#gen::PACKAGE_CODE);
 }
 
-#[test]
 fn readme_audit_example_is_the_real_output() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
@@ -1196,7 +1179,6 @@ fn readme_audit_example_is_the_real_output() {
 }
 
 /// The JSON fields are API: this is the README's "audit JSON" table.
-#[test]
 fn json_fields_are_the_documented_ones() {
     let keys = |v: &Value| -> Vec<String> {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
@@ -1351,7 +1333,6 @@ fn json_fields_are_the_documented_ones() {
     );
 }
 
-#[test]
 fn a_published_web_root_audits_clean_with_every_record_agreeing() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("SEP-managed.zip");
@@ -1397,7 +1378,6 @@ fn a_published_web_root_audits_clean_with_every_record_agreeing() {
     );
 }
 
-#[test]
 fn a_damaged_msi_entry_in_a_zip_is_named_once() {
     let mut bytes = r#gen::zip(&example());
     let name = bytes.windows(9).position(|w| w == b"Sep64.msi").unwrap();
@@ -1430,7 +1410,6 @@ fn exe_package(files: &Files) -> Vec<u8> {
     .concat()
 }
 
-#[test]
 fn exe_and_cab_packages_are_audited_with_their_container_facts() {
     let tmp = tempfile::tempdir().unwrap();
     let exe = tmp.path().join("SEP-setup.exe");
@@ -1487,7 +1466,6 @@ fn exe_and_cab_packages_are_audited_with_their_container_facts() {
     finding(&doc, "sha256-sidecar-match");
 }
 
-#[test]
 fn a_signed_exe_shows_its_authenticode_signature() {
     if !have_msitools(&["osslsigncode"]) || !support::have("openssl") {
         eprintln!("SKIPPED signed exe: osslsigncode or openssl is not installed");
@@ -1543,7 +1521,6 @@ fn a_signed_exe_shows_its_authenticode_signature() {
 
 const CROSS_CODES: [&str; 2] = ["package-code-reused", "product-code-reused"];
 
-#[test]
 fn builds_in_one_web_root_are_compared() {
     let tmp = tempfile::tempdir().unwrap();
     let web = tmp.path().join("www");
@@ -1597,4 +1574,32 @@ fn builds_in_one_web_root_are_compared() {
             .unwrap()
             .contains("{A0B1C2D3-E4F5-4607-8899-AABBCCDDEEFF}")
     );
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    tests![
+        bundled_example_fails_with_the_self_managed_finding,
+        transformed_example_passes,
+        msi_built_with_the_msi_crate_agrees_with_msiinfo,
+        msi_built_with_wixl_agrees_with_msiinfo,
+        truncated_and_bit_flipped_msis_never_panic,
+        a_panic_in_the_msi_crate_is_contained_and_named,
+        every_flipped_msi_through_the_binary_is_a_finding_or_a_clean_read,
+        each_finding_code_shows_with_its_severity_and_message,
+        managed_package_with_only_info_findings_is_clean,
+        fail_on_warning_fails_on_a_warning,
+        checksums_beside_the_input_are_checked,
+        a_web_root_audits_each_package_in_it,
+        several_roots_are_reported_each,
+        unreadable_input_exits_2_and_names_it,
+        html_report_is_written_whole_and_escapes_package_text,
+        a_signed_msi_is_reported_as_signed,
+        readme_audit_example_is_the_real_output,
+        json_fields_are_the_documented_ones,
+        a_published_web_root_audits_clean_with_every_record_agreeing,
+        a_damaged_msi_entry_in_a_zip_is_named_once,
+        exe_and_cab_packages_are_audited_with_their_container_facts,
+        a_signed_exe_shows_its_authenticode_signature,
+        builds_in_one_web_root_are_compared,
+    ]
 }
