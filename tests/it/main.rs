@@ -35,7 +35,24 @@ mod verify;
 /// asserts the correct behaviour and still runs: while it fails it is
 /// reported as ignored ("known bug: ..." and the first line of what went
 /// wrong); once it passes it fails, asking for its line here to be removed.
-pub const KNOWN_BUGS: &[(&str, &str)] = &[];
+pub const KNOWN_BUGS: &[(&str, &str)] = &[
+    (
+        "hostile::cab::large_file_with_a_flipped_last_block::to_zip",
+        "a corrupt cabinet entry streamed into a zip is reported as io \"cannot read\" on INPUT/ENTRY, not corrupt naming the entry",
+    ),
+    (
+        "hostile::cab::large_file_with_a_flipped_last_block::to_exe",
+        "the same through the .exe's zip payload",
+    ),
+    (
+        "hostile::resources::huge_declared_msi::to_cab",
+        "a zip entry's lying size is reported as usage \"a cabinet cannot hold it\" on the temporary .part file, not corrupt naming the input's entry",
+    ),
+    (
+        "hostile::resources::huge_declared_msi::to_dir",
+        "a zip entry's lying size is accepted --to dir (exit 0) while --to zip, cab and exe refuse it",
+    ),
+];
 
 fn main() {
     let args = libtest_mimic::Arguments::from_args();

@@ -45,6 +45,15 @@ pub fn test(name: String, f: fn()) -> Trial {
     })
 }
 
+/// A trial for a test function that takes what varies between its
+/// trials (an output format, a scenario) and panics when it fails.
+pub fn test_with<T: Send + 'static>(name: String, arg: T, f: fn(T)) -> Trial {
+    trial(name, move || {
+        f(arg);
+        Ok(())
+    })
+}
+
 /// A trial for a check that returns what went wrong. When its name is in
 /// [`KNOWN_BUGS`](crate::KNOWN_BUGS) it still runs: failing, it is
 /// reported as ignored with the bug and what it printed; passing, it fails
