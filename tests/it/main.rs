@@ -56,17 +56,23 @@ pub const KNOWN_BUGS: &[(&str, &str)] = &[
 
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
+    // Trials start in this order, on as many threads as cores: the few
+    // slow ones (a 6 MiB deflate, a killed publish, the byte-flip sweeps)
+    // first, the hundreds of quick corpus trials last, so that no slow
+    // trial starts when the others are done.
     let mut trials = Vec::new();
-    trials.extend(support::harness::trials());
+    trials.extend(publish::trials());
     trials.extend(transform::trials());
-    trials.extend(audit::trials());
+    #[cfg(unix)]
+    trials.extend(hostile::slow_trials());
     trials.extend(cab::trials());
     trials.extend(exe::trials());
-    #[cfg(unix)]
-    trials.extend(hostile::trials());
-    trials.extend(publish::trials());
     trials.extend(verify::trials());
     trials.extend(setaid_props::trials());
+    trials.extend(audit::trials());
+    #[cfg(unix)]
+    trials.extend(hostile::trials());
+    trials.extend(support::harness::trials());
     let names = trials.iter().map(|t| t.name().to_string()).collect();
     trials.push(support::harness::known_bugs_are_trials(names));
     libtest_mimic::run(&args, trials).exit();

@@ -589,11 +589,12 @@ fn source_date_epoch_gives_a_build_date_shown_in_the_index() {
 
 pub fn trials() -> Vec<libtest_mimic::Trial> {
     tests![
+        // The slowest first.
+        a_publish_killed_while_copying_leaves_no_partial_file_under_the_final_name,
         publishes_a_web_root_that_sha256sum_and_a_web_server_accept,
         publishing_the_same_artifact_twice_is_a_no_op,
         a_different_artifact_under_a_published_name_needs_replace,
         refuses_an_artifact_whose_records_do_not_match_it,
-        a_publish_killed_while_copying_leaves_no_partial_file_under_the_final_name,
         a_failing_final_rename_undoes_the_whole_publish,
         source_date_epoch_gives_a_build_date_shown_in_the_index,
     ]

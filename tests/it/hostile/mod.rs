@@ -587,8 +587,17 @@ fn corpus() -> Vec<(&'static str, bool, Case)> {
         .collect()
 }
 
+/// The slow trials (the sweeps, the output tests), to start first.
+pub fn slow_trials() -> Vec<Trial> {
+    let mut trials = sweeps::trials();
+    trials.extend(outputs::trials());
+    trials
+}
+
+/// The corpus, and the few other tests of its subjects.
 pub fn trials() -> Vec<Trial> {
-    let mut trials = Vec::new();
+    let mut trials = setaid::trials();
+    trials.extend(sylink::trials());
     let mut names = std::collections::BTreeSet::new();
     let mut twice = Vec::new();
     for (subject, audited, mut case) in corpus() {
@@ -616,13 +625,5 @@ pub fn trials() -> Vec<Trial> {
             Err(format!("two trials share a name: {twice:?}"))
         }
     }));
-    for subject in [
-        setaid::trials(),
-        sylink::trials(),
-        outputs::trials(),
-        sweeps::trials(),
-    ] {
-        trials.extend(subject);
-    }
     trials
 }
