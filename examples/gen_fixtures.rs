@@ -3,7 +3,7 @@
 //! `cargo run --example gen_fixtures` regenerates them; the test
 //! `fixtures_match_the_generator` fails when they drift.
 
-#[path = "../tests/support/gen.rs"]
+#[path = "../tests/it/support/gen.rs"]
 mod generator;
 
 fn main() -> std::io::Result<()> {

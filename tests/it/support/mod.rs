@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod r#gen;
+pub mod harness;
 pub mod web;
 
 use std::path::{Path, PathBuf};
@@ -89,4 +90,40 @@ pub fn check_tool(tool: &str, args: &[&str], file: &Path) -> Option<String> {
         file.display()
     );
     Some(format!("{stdout}{stderr}"))
+}
+
+/// Every file and folder under `dir` with the SHA-256 of each file's bytes.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let path = e.path();
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let what = if meta.file_type().is_symlink() {
+                format!("link -> {}", std::fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                stack.push(path);
+                "dir".to_string()
+            } else if meta.is_file() {
+                sha256(&std::fs::read(&path).unwrap())
+            } else {
+                "special".to_string()
+            };
+            out.insert(rel, what);
+        }
+    }
+    out
+}
+
+/// Panic text that must never reach a user.
+pub fn assert_no_panic(what: &str, stream: &str) {
+    for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
+        assert!(
+            !stream.contains(bad),
+            "{what}: panic text in output:\n{stream}"
+        );
+    }
 }

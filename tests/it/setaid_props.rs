@@ -1,6 +1,7 @@
 //! Property tests for the SetAid.ini editor: for generated INI texts, an edit
 //! changes only the target value, and editing twice equals editing once.
 
+use crate::support::harness::tests;
 use proptest::prelude::*;
 use sepkg::setaid::{Edit, IniFile};
 
@@ -46,7 +47,6 @@ fn render(lines: &[String], crlf: bool, final_eol: bool) -> Vec<u8> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
-    #[test]
     fn edit_changes_only_target_values((lines, crlf, final_eol) in file()) {
         let input = render(&lines, crlf, final_eol);
         let mut ini = IniFile::parse(&input).unwrap();
@@ -95,14 +95,12 @@ proptest! {
         prop_assert_eq!(again.to_bytes(), output);
     }
 
-    #[test]
     fn parsing_and_writing_back_changes_nothing(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         if let Ok(ini) = IniFile::parse(&bytes) {
             prop_assert_eq!(ini.to_bytes(), bytes);
         }
     }
 
-    #[test]
     fn utf16_edit_changes_one_unit_per_set((lines, crlf, final_eol) in file()) {
         let text = String::from_utf8(render(&lines, crlf, final_eol)).unwrap();
         let mut input = vec![0xFF, 0xFE];
@@ -116,4 +114,12 @@ proptest! {
         }
         prop_assert_eq!(IniFile::parse(&output).unwrap().get("CUSTOM_SMC_CONFIG", "KeepPreviousSetting").map(|o| o.value), Some("0".to_string()));
     }
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    tests![
+        edit_changes_only_target_values,
+        parsing_and_writing_back_changes_nothing,
+        utf16_edit_changes_one_unit_per_set,
+    ]
 }

@@ -1,11 +1,11 @@
 //! `sepkg transform` on folder and zip packages, driven through the binary.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use support::r#gen::{self as fx, Enc};
-use support::{have, listing, sepkg, sha256, text, unzip};
+use crate::support;
+use crate::support::r#gen::{self as fx, Enc};
+use crate::support::harness::tests;
+use crate::support::{have, listing, sepkg, sha256, text, unzip};
 
 fn managed_sylink_file(dir: &Path) -> PathBuf {
     let p = dir.join("managed.xml");
@@ -57,7 +57,6 @@ fn expected_setaid(enc: Enc, eol: &str) -> Vec<u8> {
     )
 }
 
-#[test]
 fn fixtures_match_the_generator() {
     for (name, bytes) in fx::bundled() {
         let committed = std::fs::read(support::fixtures().join(&name)).unwrap();
@@ -68,7 +67,6 @@ fn fixtures_match_the_generator() {
     }
 }
 
-#[test]
 fn bundled_example_output_is_pinned() {
     // Our output is reproducible, so its hash is the contract: a change to
     // it must be deliberate (and the README's example output updated).
@@ -86,7 +84,6 @@ fn bundled_example_output_is_pinned() {
     );
 }
 
-#[test]
 fn zip_setaid_changes_only_the_value_for_every_encoding_and_line_ending() {
     for enc in fx::ALL_ENCODINGS {
         for eol in ["\r\n", "\n"] {
@@ -115,7 +112,6 @@ fn zip_setaid_changes_only_the_value_for_every_encoding_and_line_ending() {
     }
 }
 
-#[test]
 fn independent_ini_reader_sees_keep_previous_setting_zero() {
     let tmp = tempfile::tempdir().unwrap();
     let out = transform(
@@ -139,7 +135,6 @@ fn independent_ini_reader_sees_keep_previous_setting_zero() {
     );
 }
 
-#[test]
 fn sylink_is_injected_byte_for_byte_and_other_entries_are_identical() {
     let tmp = tempfile::tempdir().unwrap();
     let input = example_zip(tmp.path());
@@ -176,7 +171,6 @@ fn sylink_is_injected_byte_for_byte_and_other_entries_are_identical() {
     }
 }
 
-#[test]
 fn key_in_another_section_is_left_and_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let text =
@@ -216,7 +210,6 @@ fn key_in_another_section_is_left_and_reported() {
     assert_eq!(manifest["warnings"], *warnings);
 }
 
-#[test]
 fn missing_key_is_added_and_setaid_option_edits_more() {
     let tmp = tempfile::tempdir().unwrap();
     let text =
@@ -237,7 +230,6 @@ fn missing_key_is_added_and_setaid_option_edits_more() {
     );
 }
 
-#[test]
 fn tools_nobody_here_wrote_accept_the_output() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("o.zip");
@@ -274,7 +266,6 @@ fn tools_nobody_here_wrote_accept_the_output() {
     }
 }
 
-#[test]
 fn two_runs_give_identical_bytes_and_a_second_transform_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let input = example_zip(tmp.path());
@@ -324,7 +315,6 @@ fn two_runs_give_identical_bytes_and_a_second_transform_changes_nothing() {
     );
 }
 
-#[test]
 fn folder_input_becomes_a_zip_with_the_folder_contents_at_the_top() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("SEP-export");
@@ -372,7 +362,6 @@ fn folder_input_becomes_a_zip_with_the_folder_contents_at_the_top() {
     );
 }
 
-#[test]
 fn several_roots_in_one_archive_are_each_transformed() {
     let tmp = tempfile::tempdir().unwrap();
     let mut files = fx::under("x64/", fx::example_files());
@@ -422,7 +411,6 @@ fn several_roots_in_one_archive_are_each_transformed() {
     assert_eq!(manifest["roots"][1]["setaid_encoding"], "utf16-le-bom");
 }
 
-#[test]
 fn to_dir_writes_a_folder_that_sha256sum_accepts() {
     let tmp = tempfile::tempdir().unwrap();
     let output = sepkg()
@@ -450,7 +438,6 @@ fn to_dir_writes_a_folder_that_sha256sum_accepts() {
     assert!(String::from_utf8_lossy(&check.stdout).contains("outdir/setAid.ini: OK"));
 }
 
-#[test]
 fn batch_with_out_dir_transforms_every_input() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("out");
@@ -497,7 +484,6 @@ fn fails(input: &Path, sylink: &Path, out_dir: &Path) -> String {
     stderr
 }
 
-#[test]
 fn unmanaged_sylink_is_refused_with_what_is_missing() {
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("unmanaged.xml");
@@ -521,7 +507,6 @@ fn unmanaged_sylink_is_refused_with_what_is_missing() {
     );
 }
 
-#[test]
 fn traversal_entry_is_refused_by_name() {
     let tmp = tempfile::tempdir().unwrap();
     let mut files = fx::example_files();
@@ -535,7 +520,6 @@ fn traversal_entry_is_refused_by_name() {
     );
 }
 
-#[test]
 fn truncated_zip_is_an_error_naming_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let bytes = fx::zip(&fx::example_files());
@@ -551,7 +535,6 @@ fn truncated_zip_is_an_error_naming_the_file() {
     );
 }
 
-#[test]
 fn missing_setaid_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let files: Vec<_> = fx::example_files()
@@ -567,7 +550,6 @@ fn missing_setaid_is_an_error() {
     );
 }
 
-#[test]
 fn output_equal_to_input_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let input = example_zip(tmp.path());
@@ -590,7 +572,6 @@ fn output_equal_to_input_is_refused() {
     assert_eq!(sha256(&std::fs::read(&input).unwrap()), hash);
 }
 
-#[test]
 fn json_error_is_one_document() {
     let tmp = tempfile::tempdir().unwrap();
     let output = sepkg()
@@ -610,7 +591,6 @@ fn json_error_is_one_document() {
     );
 }
 
-#[test]
 fn folder_to_zip_output_is_pinned() {
     // The writer that deflates a folder's files: fixed time, mode, level and
     // order make its bytes the contract, like the zip-to-zip path above.
@@ -633,7 +613,6 @@ fn folder_to_zip_output_is_pinned() {
 /// make it smaller (a 44-byte SetAid.ini), as 0.1.0 wrote it; only files
 /// copied as they are fall back to stored. Pinned: the output bytes are the
 /// contract.
-#[test]
 fn folder_to_zip_edit_that_does_not_shrink_is_pinned() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("export");
@@ -657,7 +636,6 @@ fn folder_to_zip_edit_that_does_not_shrink_is_pinned() {
     );
 }
 
-#[test]
 fn help_teaches_the_job() {
     let output = sepkg().args(["transform", "--help"]).output().unwrap();
     let (stdout, _) = text(&output);
@@ -689,7 +667,6 @@ fn help_teaches_the_job() {
     }
 }
 
-#[test]
 fn manifest_names_each_entry_method_and_the_output_hash_is_the_file_hash() {
     // Folder to zip: incompressible files are stored (deflating would only
     // grow them), compressible ones deflated; a large one is streamed.
@@ -777,4 +754,33 @@ fn manifest_names_each_entry_method_and_the_output_hash_is_the_file_hash() {
         assert_eq!(e["sha256"], sha256(&content), "{name}");
         assert_eq!(e["size"], content.len() as u64, "{name}");
     }
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    tests![
+        // The slowest first (a 6 MiB deflate in a debug build).
+        manifest_names_each_entry_method_and_the_output_hash_is_the_file_hash,
+        fixtures_match_the_generator,
+        bundled_example_output_is_pinned,
+        zip_setaid_changes_only_the_value_for_every_encoding_and_line_ending,
+        independent_ini_reader_sees_keep_previous_setting_zero,
+        sylink_is_injected_byte_for_byte_and_other_entries_are_identical,
+        key_in_another_section_is_left_and_reported,
+        missing_key_is_added_and_setaid_option_edits_more,
+        tools_nobody_here_wrote_accept_the_output,
+        two_runs_give_identical_bytes_and_a_second_transform_changes_nothing,
+        folder_input_becomes_a_zip_with_the_folder_contents_at_the_top,
+        several_roots_in_one_archive_are_each_transformed,
+        to_dir_writes_a_folder_that_sha256sum_accepts,
+        batch_with_out_dir_transforms_every_input,
+        unmanaged_sylink_is_refused_with_what_is_missing,
+        traversal_entry_is_refused_by_name,
+        truncated_zip_is_an_error_naming_the_file,
+        missing_setaid_is_an_error,
+        output_equal_to_input_is_refused,
+        json_error_is_one_document,
+        folder_to_zip_output_is_pinned,
+        folder_to_zip_edit_that_does_not_shrink_is_pinned,
+        help_teaches_the_job,
+    ]
 }

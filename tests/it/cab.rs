@@ -1,13 +1,13 @@
 //! Cabinet packages: gcab-made inputs, our cabinet output checked by
 //! cabextract, gcab and 7-Zip, conversions, determinism, hostile inputs.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::r#gen as fx;
-use support::{check_tool, have, sepkg, sha256, text};
+use crate::support;
+use crate::support::r#gen as fx;
+use crate::support::harness::tests;
+use crate::support::{check_tool, have, sepkg, sha256, text};
 
 /// Writes the example package's files under `dir/src` and packs them with
 /// gcab (`-z`: MSZIP) into `dir/NAME`. None when gcab is missing.
@@ -101,7 +101,6 @@ fn expected_files() -> Vec<(String, Vec<u8>)> {
     files
 }
 
-#[test]
 fn gcab_mszip_cabinet_transforms_and_cross_checks() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(input) = gcab_package(tmp.path(), "SEP.cab", true) else {
@@ -149,7 +148,6 @@ fn gcab_mszip_cabinet_transforms_and_cross_checks() {
     );
 }
 
-#[test]
 fn uncompressed_gcab_cabinet_is_read() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(input) = gcab_package(tmp.path(), "plain.cab", false) else {
@@ -163,7 +161,6 @@ fn uncompressed_gcab_cabinet_is_read() {
     assert_eq!(files, expected_files());
 }
 
-#[test]
 fn two_runs_give_identical_cabinets() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(input) = gcab_package(tmp.path(), "SEP.cab", true) else {
@@ -177,7 +174,6 @@ fn two_runs_give_identical_cabinets() {
     assert_eq!(sha256(&a), sha256(&b));
 }
 
-#[test]
 fn zip_converts_to_cab_and_back() {
     let tmp = tempfile::tempdir().unwrap();
     let input = support::fixtures().join(fx::EXAMPLE_ZIP);
@@ -250,7 +246,6 @@ fn assert_refused(input: &Path, out: &Path, expect: &[&str]) -> String {
     stderr
 }
 
-#[test]
 fn truncated_cabinet_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(input) = gcab_package(tmp.path(), "SEP.cab", true) else {
@@ -267,7 +262,6 @@ fn truncated_cabinet_is_refused() {
 /// gcab writes no data-block checksums, so flipped content bytes inside a
 /// stored deflate block cannot be noticed by anyone; a damaged block
 /// header (the MSZIP `CK` signature) must be.
-#[test]
 fn corrupt_data_block_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(input) = gcab_package(tmp.path(), "SEP.cab", true) else {
@@ -285,7 +279,6 @@ fn corrupt_data_block_is_refused() {
 /// The crafted cabinets that panic the `cab` crate 0.6 (LZX) or end
 /// sepkg's own reader early (None) are refused by the file-table check
 /// before either reads them: a clean error naming the entry, no panic.
-#[test]
 fn cabinet_that_panics_the_crate_is_contained() {
     let tmp = tempfile::tempdir().unwrap();
     for (name, method) in [("crafted-lzx.cab", 0x0F03), ("crafted-none.cab", 0)] {
@@ -303,7 +296,6 @@ fn cabinet_that_panics_the_crate_is_contained() {
     }
 }
 
-#[test]
 fn traversal_name_in_cabinet_is_refused() {
     use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
@@ -328,7 +320,6 @@ fn traversal_name_in_cabinet_is_refused() {
 
 /// LZX folders are read (nothing here writes LZX: these are the bytes of
 /// rust-cab's own LZX test cabinet, MIT licensed, two CRLF text files).
-#[test]
 fn lzx_cabinet_is_read() {
     let binary: &[u8] = b"\x4d\x53\x43\x46\x00\x00\x00\x00\x97\x00\x00\x00\x00\x00\x00\
         \x00\x2c\x00\x00\x00\x00\x00\x00\x00\x03\x01\x01\x00\x02\x00\
@@ -355,7 +346,6 @@ fn lzx_cabinet_is_read() {
 /// A compressible file of several MSZIP blocks: each block's deflate data
 /// refers back into the previous block, which sepkg's folder reader must
 /// carry over. Also checks files after it in the same folder.
-#[test]
 fn multi_block_mszip_folder_reads_back_exactly() {
     if !have("gcab") {
         eprintln!("SKIPPED: gcab is not installed; this test needs it to make its cabinet");
@@ -403,7 +393,6 @@ fn multi_block_mszip_folder_reads_back_exactly() {
 /// A cabinet signed with osslsigncode (a throwaway certificate made here):
 /// the signature is found, the transform says it is gone, and the output
 /// is a clean unsigned cabinet.
-#[test]
 fn signed_cabinet_loses_its_signature_and_says_so() {
     for tool in ["openssl", "osslsigncode"] {
         if !have(tool) {
@@ -480,44 +469,18 @@ fn signed_cabinet_loses_its_signature_and_says_so() {
     }
 }
 
-/// A damaged data block is the cabinet's fault whatever the output format:
-/// `--to zip` once reported it as an I/O error on a path that does not exist
-/// ("check that the path exists"), because the zip writer read every
-/// non-zip entry as if it were a folder's file.
-#[test]
-fn damaged_cabinet_is_corrupt_for_every_output_format() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut files = fx::example_files();
-    files.push(("Packages/big.bin".into(), fx::filler(3_000_000, 7)));
-    let mut bytes = fx::cab(&files);
-    let at = bytes.len() - 100;
-    bytes[at] ^= 1;
-    let input = tmp.path().join("pkg.cab");
-    std::fs::write(&input, &bytes).unwrap();
-    for to in ["zip", "cab", "dir"] {
-        let out = tmp.path().join(format!("out.{to}"));
-        let o = sepkg()
-            .args(["--json", "transform"])
-            .arg(&input)
-            .arg("--sylink")
-            .arg(support::fixtures().join(fx::EXAMPLE_SYLINK))
-            .args(["--to", to, "-o"])
-            .arg(&out)
-            .output()
-            .unwrap();
-        let (stdout, stderr) = text(&o);
-        assert_eq!(o.status.code(), Some(2), "--to {to}: {stdout}\n{stderr}");
-        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        assert_eq!(doc["error"]["code"], "corrupt", "--to {to}: {stdout}");
-        let message = doc["error"]["message"].as_str().unwrap();
-        assert!(
-            message.contains("pkg.cab") && message.contains("Packages/big.bin"),
-            "--to {to}: {message}"
-        );
-        assert_eq!(
-            support::listing(tmp.path()),
-            ["pkg.cab"],
-            "--to {to}: left behind"
-        );
-    }
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    tests![
+        gcab_mszip_cabinet_transforms_and_cross_checks,
+        uncompressed_gcab_cabinet_is_read,
+        two_runs_give_identical_cabinets,
+        zip_converts_to_cab_and_back,
+        truncated_cabinet_is_refused,
+        corrupt_data_block_is_refused,
+        cabinet_that_panics_the_crate_is_contained,
+        traversal_name_in_cabinet_is_refused,
+        lzx_cabinet_is_read,
+        multi_block_mszip_folder_reads_back_exactly,
+        signed_cabinet_loses_its_signature_and_says_so,
+    ]
 }

@@ -315,7 +315,12 @@ pub fn root_files(enc: Enc, eol: &str, msi_spec: &MsiSpec) -> Vec<(String, Vec<u
 
 /// The bundled example package: one root at the top, ANSI SetAid.ini, CRLF.
 pub fn example_files() -> Vec<(String, Vec<u8>)> {
-    root_files(Enc::Ansi, "\r\n", &MsiSpec::example(VERSION))
+    // Made once per process: the MSI takes a while in a debug build, and
+    // the hostile corpus asks for the package hundreds of times.
+    static FILES: std::sync::OnceLock<Vec<(String, Vec<u8>)>> = std::sync::OnceLock::new();
+    FILES
+        .get_or_init(|| root_files(Enc::Ansi, "\r\n", &MsiSpec::example(VERSION)))
+        .clone()
 }
 
 /// Prefixes every name with `dir` (e.g. `"x64/"`).

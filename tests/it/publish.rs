@@ -2,14 +2,14 @@
 //! accept, atomic under interruption, idempotent, refusing silent
 //! replacement.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::web::Server;
-use support::{fixtures, have, listing, sepkg, sha256, text};
+use crate::support;
+use crate::support::harness::tests;
+use crate::support::web::Server;
+use crate::support::{fixtures, have, listing, sepkg, sha256, text};
 
 /// Transforms the bundled example into `dir/name` (with `extra` options) and
 /// returns its path; the .sha256 and .manifest.json are beside it.
@@ -58,7 +58,6 @@ fn json(bytes: &[u8]) -> serde_json::Value {
 
 const EXAMPLE_SHA: &str = "43e0ab4307d46d365e60bedc3a91e4cf7f93803e0ea01eec241f52e87ff773ea";
 
-#[test]
 fn publishes_a_web_root_that_sha256sum_and_a_web_server_accept() {
     let tmp = tempfile::tempdir().unwrap();
     let a = artifact(&tmp.path().join("out"), "SEP14-x64-managed.zip", &[]);
@@ -214,7 +213,6 @@ fn sepkg_get(url: &str) -> Vec<u8> {
     all[split + 4..].to_vec()
 }
 
-#[test]
 fn publishing_the_same_artifact_twice_is_a_no_op() {
     let tmp = tempfile::tempdir().unwrap();
     let a = artifact(&tmp.path().join("out"), "X.zip", &[]);
@@ -259,7 +257,6 @@ fn publishing_the_same_artifact_twice_is_a_no_op() {
     assert_eq!(snapshot(&web), before);
 }
 
-#[test]
 fn a_different_artifact_under_a_published_name_needs_replace() {
     let tmp = tempfile::tempdir().unwrap();
     let first = artifact(&tmp.path().join("one"), "X.zip", &[]);
@@ -334,7 +331,6 @@ fn a_different_artifact_under_a_published_name_needs_replace() {
     assert_eq!(v.status.code(), Some(0), "{:?}", text(&v));
 }
 
-#[test]
 fn refuses_an_artifact_whose_records_do_not_match_it() {
     let tmp = tempfile::tempdir().unwrap();
     let a = artifact(&tmp.path().join("out"), "X.zip", &[]);
@@ -412,7 +408,6 @@ fn large_artifact(dir: &Path, name: &str, mib: usize) -> PathBuf {
     path
 }
 
-#[test]
 fn a_publish_killed_while_copying_leaves_no_partial_file_under_the_final_name() {
     let tmp = tempfile::tempdir().unwrap();
     let web = tmp.path().join("web");
@@ -490,7 +485,6 @@ fn a_publish_killed_while_copying_leaves_no_partial_file_under_the_final_name() 
     assert_eq!(v.status.code(), Some(0), "{:?}", text(&v));
 }
 
-#[test]
 fn a_failing_final_rename_undoes_the_whole_publish() {
     let tmp = tempfile::tempdir().unwrap();
     let web = tmp.path().join("web");
@@ -531,7 +525,6 @@ fn a_failing_final_rename_undoes_the_whole_publish() {
     );
 }
 
-#[test]
 fn source_date_epoch_gives_a_build_date_shown_in_the_index() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("S.zip");
@@ -592,4 +585,17 @@ fn source_date_epoch_gives_a_build_date_shown_in_the_index() {
     let html = std::fs::read_to_string(web.join("index.html")).unwrap();
     assert!(html.contains("<td class=\"num\">2023-11-14T22:13:20Z</td>"));
     assert!(html.contains("<td class=\"num\">—</td>"));
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    tests![
+        // The slowest first.
+        a_publish_killed_while_copying_leaves_no_partial_file_under_the_final_name,
+        publishes_a_web_root_that_sha256sum_and_a_web_server_accept,
+        publishing_the_same_artifact_twice_is_a_no_op,
+        a_different_artifact_under_a_published_name_needs_replace,
+        refuses_an_artifact_whose_records_do_not_match_it,
+        a_failing_final_rename_undoes_the_whole_publish,
+        source_date_epoch_gives_a_build_date_shown_in_the_index,
+    ]
 }

@@ -3,17 +3,18 @@
 //! output checked by `osslsigncode verify`; timestamps from an RFC 3161
 //! responder (`openssl ts -reply` behind a tiny HTTP server on 127.0.0.1).
 
-mod support;
+use crate::support;
+use crate::support::harness::tests;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::r#gen as fx;
+use crate::support::{have, sepkg, text};
 use sepkg::authenticode::{self, Chain, Status, TimestampKind, Trust, Verdict};
 use sepkg::error::Location;
-use support::r#gen as fx;
-use support::{have, sepkg, text};
 
 /// The signer's subject as sepkg prints it (RFC 4514: last RDN first).
 const SIGNER: &str = "O=Example Corp,CN=sepkg test signer";
@@ -190,7 +191,6 @@ fn verify(path: &Path, trust: &Trust) -> Verdict {
     file
 }
 
-#[test]
 fn osslsigncode_signature_is_valid_and_names_the_signer() {
     if !tools() {
         return;
@@ -225,7 +225,6 @@ fn osslsigncode_signature_is_valid_and_names_the_signer() {
     );
 }
 
-#[test]
 fn pe32_signature_is_valid_too() {
     if !tools() {
         return;
@@ -244,7 +243,6 @@ fn pe32_signature_is_valid_too() {
     );
 }
 
-#[test]
 fn a_flipped_byte_makes_it_invalid() {
     if !tools() {
         return;
@@ -282,7 +280,6 @@ fn a_flipped_byte_makes_it_invalid() {
     assert_eq!(verify(&path, &Trust::none()).status, Status::Valid);
 }
 
-#[test]
 fn another_ca_makes_it_untrusted() {
     if !tools() {
         return;
@@ -306,7 +303,6 @@ fn another_ca_makes_it_untrusted() {
     );
 }
 
-#[test]
 fn a_certificate_for_another_purpose_is_untrusted() {
     if !tools() {
         return;
@@ -320,7 +316,6 @@ fn a_certificate_for_another_purpose_is_untrusted() {
     assert!(v.problem.unwrap().contains("is not for code signing"));
 }
 
-#[test]
 fn unsigned_is_unsigned() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("plain.exe");
@@ -332,7 +327,6 @@ fn unsigned_is_unsigned() {
     assert!(v.signatures.is_empty());
 }
 
-#[test]
 fn a_file_that_is_no_program_is_an_error_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("notes.exe");
@@ -350,7 +344,6 @@ fn a_file_that_is_no_program_is_an_error_naming_it() {
 }
 
 /// Truncations and garbled tables: a clear reason, never a panic.
-#[test]
 fn damaged_certificate_tables_are_invalid_with_a_reason() {
     if !tools() {
         return;
@@ -518,7 +511,6 @@ impl Tsa {
     }
 }
 
-#[test]
 fn osslsigncode_timestamp_is_verified() {
     if !tools() {
         return;
@@ -602,7 +594,6 @@ fn osslverify(file: &Path, ca: &Path) -> String {
         .arg(file))
 }
 
-#[test]
 fn transform_sign_output_passes_osslsigncode_and_our_verifier() {
     if !tools() {
         return;
@@ -709,7 +700,6 @@ fn pe_checksum(b: &[u8]) -> u32 {
     (sum as u32).wrapping_add(b.len() as u32)
 }
 
-#[test]
 fn a_pfx_signs_the_same_bytes_as_the_pem_files() {
     if !tools() {
         return;
@@ -810,7 +800,6 @@ fn a_pfx_signs_the_same_bytes_as_the_pem_files() {
     }
 }
 
-#[test]
 fn sign_refuses_what_it_cannot_do() {
     if !tools() {
         return;
@@ -879,7 +868,6 @@ fn sign_refuses_what_it_cannot_do() {
     }
 }
 
-#[test]
 fn transform_sign_with_a_timestamp() {
     if !tools() {
         return;
@@ -943,7 +931,6 @@ fn transform_sign_with_a_timestamp() {
     );
 }
 
-#[test]
 fn ecdsa_p256_signs_and_verifies_both_ways() {
     if !tools() {
         return;
@@ -995,7 +982,6 @@ fn ecdsa_p256_signs_and_verifies_both_ways() {
 
 /// Dual signing: a SHA-1 signature with a SHA-256 one nested in it, as
 /// vendors ship for old and new Windows alike. Both are checked.
-#[test]
 fn nested_signatures_are_checked_too() {
     if !tools() {
         return;
@@ -1042,4 +1028,24 @@ fn nested_signatures_are_checked_too() {
             .is_some_and(|p| p.starts_with("the file changed after signing"))),
         "{v:?}"
     );
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    tests![
+        osslsigncode_signature_is_valid_and_names_the_signer,
+        pe32_signature_is_valid_too,
+        a_flipped_byte_makes_it_invalid,
+        another_ca_makes_it_untrusted,
+        a_certificate_for_another_purpose_is_untrusted,
+        unsigned_is_unsigned,
+        a_file_that_is_no_program_is_an_error_naming_it,
+        damaged_certificate_tables_are_invalid_with_a_reason,
+        osslsigncode_timestamp_is_verified,
+        transform_sign_output_passes_osslsigncode_and_our_verifier,
+        a_pfx_signs_the_same_bytes_as_the_pem_files,
+        sign_refuses_what_it_cannot_do,
+        transform_sign_with_a_timestamp,
+        ecdsa_p256_signs_and_verifies_both_ways,
+        nested_signatures_are_checked_too,
+    ]
 }

@@ -1,13 +1,12 @@
 //! `sepkg verify` on artifacts, web roots and URLs served by a real web
 //! server (`python3 -m http.server`) and by tiny misbehaving ones.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::web::{self, Behaviour, Server};
-use support::{fixtures, have, sepkg, text};
+use crate::support::harness::tests;
+use crate::support::web::{self, Behaviour, Server};
+use crate::support::{fixtures, have, sepkg, text};
 
 const EXAMPLE_SHA: &str = "43e0ab4307d46d365e60bedc3a91e4cf7f93803e0ea01eec241f52e87ff773ea";
 
@@ -75,7 +74,6 @@ fn python() -> bool {
     false
 }
 
-#[test]
 fn an_artifact_is_checked_against_its_sidecar_and_manifest() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, out) = published(tmp.path());
@@ -129,7 +127,6 @@ fn an_artifact_is_checked_against_its_sidecar_and_manifest() {
     assert!(err.contains("nothing to check it against"), "{err}");
 }
 
-#[test]
 fn a_web_root_is_checked_file_by_file_including_strays_and_missing_files() {
     let tmp = tempfile::tempdir().unwrap();
     let (web, _) = published(tmp.path());
@@ -189,7 +186,6 @@ fn a_web_root_is_checked_file_by_file_including_strays_and_missing_files() {
     assert!(err.contains("not a web root published by sepkg"), "{err}");
 }
 
-#[test]
 fn over_http_a_clean_copy_verifies_and_a_flipped_byte_does_not() {
     if !python() {
         return;
@@ -266,7 +262,6 @@ fn over_http_a_clean_copy_verifies_and_a_flipped_byte_does_not() {
     );
 }
 
-#[test]
 fn over_http_a_missing_file_is_an_error_naming_the_status() {
     if !python() {
         return;
@@ -303,7 +298,6 @@ fn over_http_a_missing_file_is_an_error_naming_the_status() {
     assert!(err.contains("give --expect FILE"), "{err}");
 }
 
-#[test]
 fn a_server_that_stops_mid_download_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, out) = published(tmp.path());
@@ -334,7 +328,6 @@ fn a_server_that_stops_mid_download_is_an_error() {
     assert_eq!(doc["error"]["code"], "network");
 }
 
-#[test]
 fn a_stalled_download_times_out_and_a_closed_port_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, out) = published(tmp.path());
@@ -374,7 +367,6 @@ fn a_stalled_download_times_out_and_a_closed_port_is_refused() {
     );
 }
 
-#[test]
 fn redirects_are_followed_and_the_final_url_is_reported() {
     if !python() {
         return;
@@ -413,7 +405,6 @@ fn openssl(dir: &Path, args: &[&str]) {
     assert!(o.status.success(), "openssl {args:?}: {:?}", text(&o));
 }
 
-#[test]
 fn https_is_checked_by_rustls_against_the_webpki_roots_or_ca_cert() {
     if !python() {
         return;
@@ -534,4 +525,17 @@ fn https_is_checked_by_rustls_against_the_webpki_roots_or_ca_cert() {
         err.contains(&format!("error: {url}: TLS handshake failed")),
         "{err}"
     );
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    tests![
+        an_artifact_is_checked_against_its_sidecar_and_manifest,
+        a_web_root_is_checked_file_by_file_including_strays_and_missing_files,
+        over_http_a_clean_copy_verifies_and_a_flipped_byte_does_not,
+        over_http_a_missing_file_is_an_error_naming_the_status,
+        a_server_that_stops_mid_download_is_an_error,
+        a_stalled_download_times_out_and_a_closed_port_is_refused,
+        redirects_are_followed_and_the_final_url_is_reported,
+        https_is_checked_by_rustls_against_the_webpki_roots_or_ca_cert,
+    ]
 }

@@ -2,13 +2,13 @@
 //! payloads, a 7-Zip SFX config block, an osslsigncode signature; the
 //! rebuilt .exe checked with unzip, 7-Zip, cabextract and osslsigncode.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::r#gen as fx;
-use support::{check_tool, have, sepkg, sha256, text};
+use crate::support;
+use crate::support::r#gen as fx;
+use crate::support::harness::tests;
+use crate::support::{check_tool, have, sepkg, sha256, text};
 
 /// File offset of the PE32+ CheckSum field in [`fx::pe_stub`].
 const CHECKSUM_AT: usize = 0x58 + 64;
@@ -98,7 +98,6 @@ fn pe_checksum(data: &[u8]) -> u32 {
     (sum + data.len() as u64) as u32
 }
 
-#[test]
 fn exe_with_zip_payload_transforms() {
     let tmp = tempfile::tempdir().unwrap();
     let input = zip_exe(tmp.path());
@@ -130,7 +129,6 @@ fn exe_with_zip_payload_transforms() {
     zip_tools_accept(&out);
 }
 
-#[test]
 fn two_runs_give_identical_exes() {
     let tmp = tempfile::tempdir().unwrap();
     let input = zip_exe(tmp.path());
@@ -146,7 +144,6 @@ fn two_runs_give_identical_exes() {
     );
 }
 
-#[test]
 fn container_facts_are_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let input = zip_exe(tmp.path());
@@ -231,7 +228,6 @@ fn sign(dir: &Path, input: &Path) -> Option<PathBuf> {
     Some(signed)
 }
 
-#[test]
 fn signed_exe_loses_its_signature_and_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     let unsigned = zip_exe(tmp.path());
@@ -310,7 +306,6 @@ fn signed_exe_loses_its_signature_and_says_so() {
     }
 }
 
-#[test]
 fn exe_with_cab_payload_transforms() {
     if !have("gcab") {
         eprintln!("SKIPPED: gcab is not installed; this test needs it to make the cabinet payload");
@@ -367,7 +362,6 @@ fn exe_with_cab_payload_transforms() {
     assert_eq!(std::fs::read(&again).unwrap(), bytes);
 }
 
-#[test]
 fn zip_converts_to_exe_with_a_stub_and_exe_to_zip() {
     let tmp = tempfile::tempdir().unwrap();
     let stub = tmp.path().join("stub.exe");
@@ -444,7 +438,6 @@ fn assert_refused(input: &Path, expect: &[&str]) -> String {
     stderr
 }
 
-#[test]
 fn truncated_and_corrupt_exes_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let good = std::fs::read(zip_exe(tmp.path())).unwrap();
@@ -494,7 +487,6 @@ fn truncated_and_corrupt_exes_are_refused() {
     );
 }
 
-#[test]
 fn seven_zip_payload_is_refused_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let mut payload = b"7z\xBC\xAF\x27\x1C\x00\x04".to_vec();
@@ -512,7 +504,6 @@ fn seven_zip_payload_is_refused_clearly() {
 /// A signed 32-bit (PE32) stub with a zip payload: the
 /// certificate-table entry sits 16 bytes earlier than in PE32+, and is
 /// found and zeroed there.
-#[test]
 fn signed_pe32_exe_is_handled() {
     let tmp = tempfile::tempdir().unwrap();
     let unsigned = tmp.path().join("x86-setup.exe");
@@ -560,7 +551,6 @@ fn signed_pe32_exe_is_handled() {
     zip_tools_accept(&out);
 }
 
-#[test]
 fn exe_output_sidecar_and_manifest_hash_the_whole_file() {
     // The payload is written after the stub, so the digest taken while
     // writing would miss the stub: the file must be hashed whole.
@@ -587,7 +577,6 @@ fn exe_output_sidecar_and_manifest_hash_the_whole_file() {
     );
 }
 
-#[test]
 fn stub_holding_zip_signature_bytes_still_transforms() {
     // A real SFX stub can contain the bytes of a zip local-header signature
     // (in its code or strings). The payload must still be found and read,
@@ -609,4 +598,20 @@ fn stub_holding_zip_signature_bytes_still_transforms() {
     assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
     let bytes = std::fs::read(&out).unwrap();
     assert!(bytes.starts_with(&prefix), "the stub changed");
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    tests![
+        exe_with_zip_payload_transforms,
+        two_runs_give_identical_exes,
+        container_facts_are_reported,
+        signed_exe_loses_its_signature_and_says_so,
+        exe_with_cab_payload_transforms,
+        zip_converts_to_exe_with_a_stub_and_exe_to_zip,
+        truncated_and_corrupt_exes_are_refused,
+        seven_zip_payload_is_refused_clearly,
+        signed_pe32_exe_is_handled,
+        exe_output_sidecar_and_manifest_hash_the_whole_file,
+        stub_holding_zip_signature_bytes_still_transforms,
+    ]
 }
