@@ -30,6 +30,8 @@
 //! - [`publish`]: the web root: artifacts, `SHA256SUMS`, `index.json`, `index.html`.
 //! - [`verify`]: checking artifacts, web roots and URLs against their records.
 //! - [`digest`]: SHA-256 helpers.
+//! - `atomic`: temporary files beside a target and the rename that commits
+//!   them, as each platform does it.
 //! - [`error`]: the error type and exit codes.
 //! - [`cli`]: argument parsing, output rendering, exit codes.
 
@@ -37,6 +39,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod atomic;
 pub mod audit;
 pub mod cli;
 mod contain;

@@ -807,17 +807,11 @@ fn html_escape(text: &str) -> String {
 /// A file staged under a hidden temporary name in the web root.
 type Staged = (tempfile::TempPath, PathBuf);
 
-fn temp_builder<'a>(prefix: &'a str, suffix: &'a str) -> tempfile::Builder<'a, 'a> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(prefix).suffix(suffix);
-    // Web servers run as another user: the file must be world-readable, where
-    // tempfile's default is 0600.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    builder
+/// A hidden temporary file in the web root, readable by the web server
+/// (see `crate::atomic`).
+fn stage_file(root: &Path, name: &str) -> Result<tempfile::NamedTempFile> {
+    crate::atomic::temp_file(root, &format!(".{name}."), ".part")
+        .map_err(|e| Error::io(root, "cannot create a temporary file in", e))
 }
 
 /// Copies the artifact into a temporary file in the web root, hashing the
@@ -827,10 +821,7 @@ fn stage_copy(
     a: &Artifact,
     progress: &dyn crate::Progress,
 ) -> Result<tempfile::TempPath> {
-    let prefix = format!(".{}.", a.name);
-    let mut temp = temp_builder(&prefix, ".part")
-        .tempfile_in(root)
-        .map_err(|e| Error::io(root, "cannot create a temporary file in", e))?;
+    let mut temp = stage_file(root, &a.name)?;
     let source = std::fs::File::open(&a.path).map_err(|e| Error::io(&a.path, "cannot read", e))?;
     let mut reader = HashingReader::new(source);
     let mut buf = vec![0u8; 1 << 20];
@@ -865,10 +856,7 @@ fn stage_copy(
 
 /// Writes `bytes` to a temporary file in the web root and fsyncs it.
 fn stage_bytes(root: &Path, name: &str, bytes: &[u8]) -> Result<tempfile::TempPath> {
-    let prefix = format!(".{name}.");
-    let mut temp = temp_builder(&prefix, ".part")
-        .tempfile_in(root)
-        .map_err(|e| Error::io(root, "cannot create a temporary file in", e))?;
+    let mut temp = stage_file(root, name)?;
     temp.write_all(bytes)
         .and_then(|_| temp.as_file().sync_all())
         .map_err(|e| Error::io(temp.path(), "cannot write", e))?;
@@ -930,7 +918,7 @@ impl<'a> Transaction<'a> {
                         // Best effort: the error being reported matters more.
                         match d.undo {
                             Undo::Restore(backup) => {
-                                let _ = backup.persist(&d.target);
+                                let _ = crate::atomic::persist(backup, &d.target);
                             }
                             Undo::Remove => {
                                 let _ = std::fs::remove_file(&d.target);
@@ -971,8 +959,8 @@ fn rename(root: &Path, temp: tempfile::TempPath, target: &Path) -> Result<Undo> 
         // nothing of it to undo.
         _ => Undo::Keep,
     };
-    temp.persist(target)
-        .map_err(|e| Error::io(target, "cannot rename into place", e.error))?;
+    crate::atomic::persist(temp, target)
+        .map_err(|e| Error::io(target, "cannot rename into place", e))?;
     Ok(undo)
 }
 

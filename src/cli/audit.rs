@@ -194,23 +194,14 @@ fn write_html(path: &Path, doc: &Document) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".sepkg-report-").suffix(".tmp");
-    // A report is for people to open: readable by all (less the umask),
-    // where tempfile's default is 0600.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    let mut temp = builder
-        .tempfile_in(dir)
+    // A report is for people to open: readable by all, as outputs are.
+    let mut temp = crate::atomic::temp_file(dir, ".sepkg-report-", ".tmp")
         .map_err(|e| Error::io(dir, "cannot create a temporary file in", e))?;
     temp.write_all(html.as_bytes())
         .and_then(|_| temp.as_file().sync_all())
         .map_err(|e| Error::io(temp.path(), "cannot write", e))?;
-    temp.persist(path)
-        .map_err(|e| Error::io(path, "cannot write", e.error))?;
+    crate::atomic::persist(temp.into_temp_path(), path)
+        .map_err(|e| Error::io(path, "cannot write", e))?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::atomic;
 use crate::error::{Error, Result};
 use crate::manifest::{FileRecord, Manifest, SCHEMA, SylinkRecord, sidecar_line};
 use crate::package::{self, Kind, OutputSpec, Package};
@@ -78,12 +79,10 @@ pub(crate) fn write(
     let sidecar_path = with_suffix(output, ".sha256");
     let manifest_path = with_suffix(output, ".manifest.json");
     staged.persist(output)?;
-    sidecar
-        .persist(&sidecar_path)
-        .map_err(|e| Error::io(&sidecar_path, "cannot rename into place", e.error))?;
-    manifest_file
-        .persist(&manifest_path)
-        .map_err(|e| Error::io(&manifest_path, "cannot rename into place", e.error))?;
+    atomic::persist(sidecar.into_temp_path(), &sidecar_path)
+        .map_err(|e| Error::io(&sidecar_path, "cannot rename into place", e))?;
+    atomic::persist(manifest_file.into_temp_path(), &manifest_path)
+        .map_err(|e| Error::io(&manifest_path, "cannot rename into place", e))?;
     Ok(Outcome {
         output: output.to_path_buf(),
         sidecar: sidecar_path,
@@ -126,10 +125,10 @@ impl Staged {
 
     fn persist(self, output: &Path) -> Result<()> {
         match self {
-            Staged::File(file) => file
-                .persist(output)
-                .map(drop)
-                .map_err(|e| Error::io(output, "cannot rename into place", e.error)),
+            Staged::File(file) => atomic::persist(file.into_temp_path(), output)
+                .map_err(|e| Error::io(output, "cannot rename into place", e)),
+            // Onto a free name (checked before writing): no platform's
+            // rename replaces a folder that holds files.
             Staged::Dir(dir) => {
                 let path = dir.keep();
                 std::fs::rename(&path, output).map_err(|e| {
@@ -141,20 +140,10 @@ impl Staged {
     }
 }
 
-/// A temporary file `.NAME.XXXXXX<suffix>` in `parent`, readable by all
-/// (less the umask): outputs are for a web server, where tempfile's
-/// default is 0600.
+/// A temporary file `.NAME.XXXXXX<suffix>` in `parent`, readable as the
+/// output will be (see [`atomic`]).
 fn temp_file(parent: &Path, out_name: &str, suffix: &str) -> Result<tempfile::NamedTempFile> {
-    let prefix = format!(".{out_name}.");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(suffix);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    builder
-        .tempfile_in(parent)
+    atomic::temp_file(parent, &format!(".{out_name}."), suffix)
         .map_err(|e| Error::io(parent, "cannot create a temporary file in", e))
 }
 
