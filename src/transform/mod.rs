@@ -160,10 +160,18 @@ pub fn check_output(input: &Path, output: &Path) -> Result<()> {
             std::io::Error::from(std::io::ErrorKind::NotADirectory),
         ));
     }
-    let out_abs = parent_abs.join(output.file_name().unwrap_or_default());
+    // A name that exists is resolved by the file system: where names are
+    // case-insensitive (Windows, macOS) `-o sep.zip` is the input `SEP.zip`,
+    // and renaming over it would replace the input. A symlink is not
+    // followed: the rename replaces the link, not what it points to.
+    let resolve = |p: PathBuf| match std::fs::symlink_metadata(&p) {
+        Ok(m) if !m.file_type().is_symlink() => std::fs::canonicalize(&p).unwrap_or(p),
+        _ => p,
+    };
+    let out_abs = resolve(parent_abs.join(output.file_name().unwrap_or_default()));
     let siblings = [
-        with_suffix(&out_abs, ".sha256"),
-        with_suffix(&out_abs, ".manifest.json"),
+        resolve(with_suffix(&out_abs, ".sha256")),
+        resolve(with_suffix(&out_abs, ".manifest.json")),
     ];
     if out_abs == input_abs || siblings.contains(&input_abs) {
         return Err(Error::OutputIsInput {
