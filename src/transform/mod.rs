@@ -212,6 +212,10 @@ pub fn run(job: &Job, sylink: &ManagedSylink, progress: &dyn crate::Progress) ->
     let mut pkg = Package::open(&job.input)?;
     let spec = OutputSpec::resolve(job.to, job.stub.as_deref(), &pkg)?;
     let mut plan = plan(&mut pkg, sylink, &job.edits)?;
+    if spec.kind() == Kind::Dir {
+        let names: Vec<&str> = plan.layout.items.iter().map(|i| i.name.as_str()).collect();
+        crate::package::dir::check_writable(&job.input, &names)?;
+    }
     plan.warnings.extend(lost_signatures(&pkg, &spec));
     output::write(&mut pkg, plan, sylink, &spec, &output, progress)
 }
