@@ -13,10 +13,11 @@
 //!   skip such files).
 //! - **The rename** is `std::fs::rename`, not tempfile's `persist`. On
 //!   Windows both replace an existing file with `MoveFileExW` and
-//!   `MOVEFILE_REPLACE_EXISTING`, but where that is refused (a web server
+//!   `MOVEFILE_REPLACE_EXISTING`, but where that is denied (a web server
 //!   or a scanner holding the old file open, a read-only file) std goes on
 //!   with a POSIX-semantics rename (Windows 10 1607 and later, NTFS), which
-//!   leaves the reader the old file; and std takes paths over 260
+//!   succeeds when the reader opened the file allowing deletion and leaves
+//!   it the old file; and std takes paths over 260
 //!   characters (it adds the `\\?\` prefix) where tempfile hands the path
 //!   to `MoveFileExW` as it is. No platform's rename replaces a folder that
 //!   holds files: a folder output is renamed only onto a free name.

@@ -35,7 +35,7 @@ Exit codes: 0 ok (clean, verified), 1 audit findings or verification mismatch, 2
 `sepkg help COMMAND` explains each command.";
 
 /// The command line. `bin_name` is fixed so that usage lines say `sepkg`
-/// on Windows too, where clap would take `sepkg.exe` from argv[0].
+/// on Windows too, where clap would take `sepkg.exe` from `argv[0]`.
 #[derive(Debug, Parser)]
 #[command(
     name = "sepkg",
