@@ -26,6 +26,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
+TARGET_DIR=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 TARGET=x86_64-pc-windows-gnu
 PROFILE=${SEPKG_WINDOWS_PROFILE:-windows-smoke}
 PINNED=43e0ab4307d46d365e60bedc3a91e4cf7f93803e0ea01eec241f52e87ff773ea
@@ -77,7 +78,7 @@ trap cleanup EXIT
 echo "== windows: Linux build, smoke inputs and sepkg.exe ($PROFILE profile)"
 start=$SECONDS
 cargo build --locked --quiet --bin sepkg || { echo "windows: FAILED (Linux build)"; exit 1; }
-LINUX=$REPO/target/debug/sepkg
+LINUX=$TARGET_DIR/debug/sepkg
 cargo run --locked --quiet --example windows_smoke_inputs -- "$W/inputs" >/dev/null ||
   { echo "windows: FAILED (smoke inputs)"; exit 1; }
 t0=$SECONDS
@@ -86,7 +87,7 @@ cargo build --locked --quiet --profile "$PROFILE" --target "$TARGET" --bin sepkg
 build_s=$((SECONDS - t0))
 case $PROFILE in dev) dir=debug ;; *) dir=$PROFILE ;; esac
 mkdir -p "$W/bin"
-cp "$REPO/target/$TARGET/$dir/sepkg.exe" "$W/bin/"
+cp "$TARGET_DIR/$TARGET/$dir/sepkg.exe" "$W/bin/" || { echo "windows: FAILED (no sepkg.exe under $TARGET_DIR/$TARGET/$dir)"; exit 1; }
 x86_64-w64-mingw32-gcc -shared -O2 -s -o "$W/bin/bcryptprimitives.dll" .ci/windows/processprng.c -ladvapi32 ||
   { echo "windows: FAILED (ProcessPrng stand-in)"; exit 1; }
 echo "   sepkg.exe: $(stat -c %s "$W/bin/sepkg.exe") bytes, cross-built in ${build_s} s"
