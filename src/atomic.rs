@@ -69,17 +69,42 @@ pub fn hidden_prefix(name: &str) -> String {
 
 /// A new temporary file in `dir`, named `{prefix}XXXXXX{suffix}`, mode 0644
 /// on Unix (less the umask). Removed when dropped unless persisted.
+///
+/// Created through std, not tempfile's own `tempfile_in`: on Windows that
+/// sets `FILE_ATTRIBUTE_TEMPORARY`, which would stay on the published file
+/// (some backup tools skip such files); here the file gets the folder's
+/// inherited ACL, which is where a web server's read access is granted
+/// (IIS_IUSRS on the site's folder): Windows' equivalent of 0644.
 pub fn temp_file(dir: &Path, prefix: &str, suffix: &str) -> Result<NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(prefix).suffix(suffix);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    builder
-        .tempfile_in(dir)
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(suffix)
+        .make_in(dir, |path| {
+            let mut options = std::fs::OpenOptions::new();
+            options.read(true).write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o644);
+            }
+            options.open(path)
+        })
         .map_err(|e| Error::io(dir, "cannot create a temporary file in", e))
+}
+
+/// Renames `temp` onto `target`, replacing a file there; on an error the
+/// temporary file is removed.
+///
+/// `std::fs::rename`, not tempfile's `persist`: on Windows both replace an
+/// existing file with `MoveFileExW` and `MOVEFILE_REPLACE_EXISTING`, but
+/// where that is denied (a web server or a scanner holding the old file
+/// open) std goes on with a POSIX-semantics rename (Windows 10 1607 and
+/// later, NTFS), and std takes paths over 260 characters (it adds the
+/// `\\?\` prefix) where tempfile hands the path to `MoveFileExW` as it is.
+pub fn persist(mut temp: TempPath, target: &Path) -> std::io::Result<()> {
+    std::fs::rename(&temp, target)?;
+    temp.disable_cleanup(true);
+    Ok(())
 }
 
 /// A new temporary folder in `dir`, named `{prefix}XXXXXX`, with
@@ -116,9 +141,7 @@ pub fn stage_bytes(dir: &Path, prefix: &str, suffix: &str, bytes: &[u8]) -> Resu
 /// One file, so no [`Transaction`] is needed.
 pub fn write_file(path: &Path, prefix: &str, suffix: &str, bytes: &[u8]) -> Result<()> {
     let temp = stage_bytes(parent(path), prefix, suffix, bytes)?;
-    temp.persist(path)
-        .map_err(|e| Error::io(path, "cannot rename into place", e.error))?;
-    Ok(())
+    persist(temp, path).map_err(|e| Error::io(path, "cannot rename into place", e))
 }
 
 /// The folder `path` is in (`.` for a bare name).
@@ -276,8 +299,7 @@ fn apply(step: Step, target: &Path) -> Result<Undo> {
     match step {
         Step::File(temp) => {
             let undo = backup_link(target);
-            temp.persist(target)
-                .map_err(|e| Error::io(target, "cannot rename into place", e.error))?;
+            persist(temp, target).map_err(|e| Error::io(target, "cannot rename into place", e))?;
             Ok(undo)
         }
         Step::Dir(dir) => {
@@ -343,7 +365,7 @@ fn remove_keeping(target: &Path) -> Result<Undo> {
 fn undo_step(target: &Path, undo: Undo) {
     match undo {
         Undo::Restore(backup) => {
-            let _ = backup.persist(target);
+            let _ = persist(backup, target);
         }
         Undo::RemoveFile => {
             let _ = std::fs::remove_file(target);

@@ -11,7 +11,9 @@ fn main() -> std::process::ExitCode {
 /// A file-size limit (`ulimit -f`) kills a process that writes past it with
 /// SIGXFSZ, mid-write, with its temporary file left behind and no message of
 /// ours. With the signal caught, the write fails with EFBIG instead: the
-/// error names the file and the temporary files are removed.
+/// error names the file and the temporary files are removed. Windows has
+/// no such limit or signal: a quota or a full disk fails the write with an
+/// error, which takes the same path.
 fn catch_file_size_signal() {
     #[cfg(unix)]
     {

@@ -34,9 +34,17 @@ Typical use:
 Exit codes: 0 ok (clean, verified), 1 audit findings or verification mismatch, 2 error.
 `sepkg help COMMAND` explains each command.";
 
-/// The command line.
+/// The command line. `bin_name` is fixed so that usage lines say `sepkg`
+/// on Windows too, where clap would take `sepkg.exe` from `argv[0]`.
 #[derive(Debug, Parser)]
-#[command(name = "sepkg", version, about = ABOUT, after_help = AFTER_HELP, max_term_width = 100)]
+#[command(
+    name = "sepkg",
+    bin_name = "sepkg",
+    version,
+    about = ABOUT,
+    after_help = AFTER_HELP,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Print one JSON document on stdout instead of the human report.
     #[arg(long, global = true)]

@@ -124,6 +124,67 @@ fn walk(top: &Path, dir: &Path, out: &mut Vec<(Entry, PathBuf)>) -> Result<()> {
     Ok(())
 }
 
+/// Why Windows cannot create a file or folder named `name` (`/`-separated)
+/// as it stands, if it cannot. Windows opens a device instead of a file for
+/// a reserved name (`NUL`, `aux.txt`: the bytes written go nowhere), trims a
+/// trailing dot or space (`notes.` becomes `notes`), reads `\` as a folder
+/// separator and refuses `<>:"|?*` and control characters. A folder output
+/// written there would not hold what its manifest and `.sha256` list.
+pub fn windows_name_problem(name: &str) -> Option<String> {
+    const RESERVED: [&str; 22] = [
+        "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+        "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    ];
+    for part in name.trim_end_matches('/').split('/') {
+        if part.contains('\\') {
+            return Some(format!(
+                "{part:?} holds a `\\`, which Windows reads as a folder separator"
+            ));
+        }
+        if let Some(c) = part
+            .chars()
+            .find(|c| matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') || c.is_ascii_control())
+        {
+            return Some(format!(
+                "{part:?} holds {c:?}, which Windows does not allow in a name"
+            ));
+        }
+        if part.ends_with('.') || part.ends_with(' ') {
+            return Some(format!(
+                "{part:?} ends with a dot or a space, which Windows drops from a name"
+            ));
+        }
+        let stem = part.split('.').next().unwrap_or(part).trim_end();
+        if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
+            return Some(format!(
+                "{part:?} is a device name on Windows ({}): what is written to it is not kept",
+                stem.to_ascii_uppercase()
+            ));
+        }
+    }
+    None
+}
+
+/// Refuses, before anything is written, a folder output that the host
+/// cannot hold as listed: on Windows, entries named as
+/// [`windows_name_problem`] describes. Elsewhere every name that passed
+/// the checks on opening can be created.
+pub fn check_writable(input: &Path, names: &[&str]) -> Result<()> {
+    if cfg!(windows) {
+        for name in names {
+            if let Some(problem) = windows_name_problem(name) {
+                return Err(Error::UnsafeEntry {
+                    at: Location::entry(input, *name),
+                    reason: format!(
+                        "{problem}; a folder output on Windows cannot hold it: write a zip or cabinet instead (--to zip)"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes the output as files under a folder that exists and is empty (the
 /// caller's temporary folder). Each file is synced before the next.
 pub(crate) struct DirWriter {
@@ -165,5 +226,40 @@ impl Writer for DirWriter {
 
     fn finish(self: Box<Self>) -> Result<Finished> {
         Ok(Finished::Dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windows_name_problem;
+
+    #[test]
+    fn names_windows_cannot_create() {
+        for (bad, says) in [
+            ("Packages/aux.txt", "device name on Windows (AUX)"),
+            ("NUL", "device name"),
+            ("x64/com1", "device name on Windows (COM1)"),
+            ("con .txt", "device name on Windows (CON)"),
+            ("Packages/notes.", "ends with a dot"),
+            ("dir /x", "ends with a dot or a space"),
+            ("a\\b.txt", "folder separator"),
+            ("what?.txt", "'?'"),
+            ("tab\there", "'\\t'"),
+        ] {
+            let problem = windows_name_problem(bad).unwrap_or_default();
+            assert!(problem.contains(says), "{bad:?}: {problem:?}");
+        }
+        for good in [
+            "setAid.ini",
+            "x64/Sep64.msi",
+            "Packages/",
+            "auxiliary.txt",
+            "console/readme",
+            "COM10",
+            "a..b/c",
+            ".hidden",
+        ] {
+            assert_eq!(windows_name_problem(good), None, "{good:?}");
+        }
     }
 }

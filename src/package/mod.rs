@@ -35,8 +35,9 @@
 //!   fields, timestamps and extra fields as in the input); an edited entry
 //!   keeps its input entry's timestamp, permissions and compression method;
 //! - a folder to zip: every entry gets the DOS epoch 1980-01-01 00:00:00 as
-//!   its time, Unix permissions 0644 (0755 for folders), Deflate level 6,
-//!   and no extra fields; a file that deflating would not make smaller is
+//!   its time, Unix permissions 0644 (0755 for folders) with "made by"
+//!   Unix whatever the host (sepkg.exe writes the same bytes), Deflate
+//!   level 6, and no extra fields; a file that deflating would not make smaller is
 //!   stored instead (for a file over 4 MiB, decided on its first MiB), and
 //!   the manifest names each entry's method;
 //! - an added entry (a sylink.xml where the root had none) gets the same

@@ -220,8 +220,12 @@ fn first_duplicate(path: &Path, start: u64) -> String {
 
 /// Options for an entry sepkg writes itself (see the module docs on
 /// determinism): `DEFAULT`, not `default()`, which would stamp the clock.
+/// The "made by" system is Unix on every host: left unset, the zip crate
+/// takes the host's (MS-DOS on Windows), so sepkg.exe's zips would differ
+/// from the Linux build's in every central directory record.
 pub(crate) fn fresh_options(size: u64) -> SimpleFileOptions {
     SimpleFileOptions::DEFAULT
+        .system(::zip::System::Unix)
         .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(6))
         .unix_permissions(0o644)

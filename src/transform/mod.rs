@@ -162,10 +162,18 @@ pub fn check_output(input: &Path, output: &Path) -> Result<()> {
             std::io::Error::from(std::io::ErrorKind::NotADirectory),
         ));
     }
-    let out_abs = parent_abs.join(output.file_name().unwrap_or_default());
+    // A name that exists is resolved by the file system: where names are
+    // case-insensitive (Windows, macOS) `-o sep.zip` is the input `SEP.zip`,
+    // and renaming over it would replace the input. A symlink is not
+    // followed: the rename replaces the link, not what it points to.
+    let resolve = |p: PathBuf| match std::fs::symlink_metadata(&p) {
+        Ok(m) if !m.file_type().is_symlink() => std::fs::canonicalize(&p).unwrap_or(p),
+        _ => p,
+    };
+    let out_abs = resolve(parent_abs.join(output.file_name().unwrap_or_default()));
     let siblings = [
-        crate::record::sidecar_path(&out_abs),
-        crate::record::manifest_path(&out_abs),
+        resolve(crate::record::sidecar_path(&out_abs)),
+        resolve(crate::record::manifest_path(&out_abs)),
     ];
     if out_abs == input_abs || siblings.contains(&input_abs) {
         return Err(Error::OutputIsInput {
@@ -206,6 +214,10 @@ pub fn run(job: &Job, sylink: &ManagedSylink, progress: &dyn crate::Progress) ->
     }
     spec.sign = job.sign.clone();
     let mut plan = plan(&mut pkg, sylink, &job.edits)?;
+    if spec.kind() == Kind::Dir {
+        let names: Vec<&str> = plan.layout.items.iter().map(|i| i.name.as_str()).collect();
+        crate::package::dir::check_writable(&job.input, &names)?;
+    }
     plan.warnings.extend(lost_signatures(&pkg, &spec));
     output::write(&mut pkg, plan, sylink, &spec, &output, progress)
 }

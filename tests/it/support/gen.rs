@@ -335,7 +335,9 @@ pub fn under(dir: &str, files: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)>
 pub fn zip(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     use zip::write::SimpleFileOptions;
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    // Unix "made by" on every host: the zip crate would take the host's.
     let opts = SimpleFileOptions::DEFAULT
+        .system(zip::System::Unix)
         .compression_method(zip::CompressionMethod::Deflated)
         .unix_permissions(0o644);
     for (name, bytes) in files {
