@@ -49,6 +49,7 @@
 pub mod cab;
 pub mod dir;
 pub mod exe;
+pub mod sevenz;
 pub mod zip;
 
 use std::fs::File;
