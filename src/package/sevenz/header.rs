@@ -122,14 +122,17 @@ impl Folder {
         }
     }
 
-    /// A chain `coders[0] <- coders[1] <- ...`: coder 0 produces the
-    /// content and reads coder 1's output, and the last coder reads the one
-    /// packed stream. Every coder has one input and one output.
-    pub fn chain(coders: Vec<Coder>, unpack_sizes: Vec<u64>, crc: Option<u32>) -> Folder {
+    /// A chain of one-input coders given content side first (`[BCJ,
+    /// LZMA2]`: the filter, then the compressor that writes the packed
+    /// stream), recorded as 7-Zip records it: packed side first, each
+    /// coder's output bound to the next coder's input, the last coder's
+    /// output the folder's content.
+    pub fn chain(mut coders: Vec<Coder>, unpack_sizes: Vec<u64>, crc: Option<u32>) -> Folder {
+        coders.reverse();
         let n = coders.len() as u64;
         Folder {
-            bind_pairs: (0..n.saturating_sub(1)).map(|i| (i, i + 1)).collect(),
-            packed: vec![n.saturating_sub(1)],
+            bind_pairs: (0..n.saturating_sub(1)).map(|j| (j + 1, j)).collect(),
+            packed: vec![0],
             coders,
             unpack_sizes,
             crc,

@@ -77,17 +77,23 @@ pub struct FolderInfo {
 }
 
 impl FolderInfo {
-    /// The coders as 7-Zip lists them, in record order (`"BCJ LZMA2:25"`:
-    /// the filter first, the compressor that reads the packed stream last).
+    /// The coders as `7zz l` lists them (`"BCJ LZMA2:25"`: the filter
+    /// first, the compressor that reads the packed stream last).
     pub fn method(&self) -> String {
-        let names: Vec<String> = self.record.coders.iter().map(coder_name).collect();
-        names.join(" ")
+        folder_method(&self.record)
     }
 
     /// Total packed size.
     pub fn packed_size(&self) -> u64 {
         self.packed.iter().map(|p| p.size).sum()
     }
+}
+
+/// A folder's coders as `7zz l` lists them: content side first, the
+/// reverse of record order.
+pub(crate) fn folder_method(f: &Folder) -> String {
+    let names: Vec<String> = f.coders.iter().rev().map(coder_name).collect();
+    names.join(" ")
 }
 
 /// A coder's name, with its dictionary for LZMA and LZMA2.
@@ -112,8 +118,11 @@ pub(crate) fn coder_name(c: &header::Coder) -> String {
         method::AES => "7zAES",
         other => return format!("method {}", hex::encode(other)),
     };
+    // As 7-Zip prints them: "LZMA2:25" for 2^25 bytes, "LZMA2:384k".
     match coder_dictionary(c) {
         Some(d) if d.is_power_of_two() => format!("{base}:{}", d.trailing_zeros()),
+        Some(d) if d % (1 << 20) == 0 => format!("{base}:{}m", d >> 20),
+        Some(d) if d % (1 << 10) == 0 => format!("{base}:{}k", d >> 10),
         Some(d) => format!("{base}:{d}b"),
         None => base.to_string(),
     }
@@ -152,7 +161,7 @@ pub struct Facts {
 /// One folder in [`Facts`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FactsFolder {
-    /// Coders, in record order.
+    /// Coders as `7zz l` lists them.
     pub method: String,
     /// Files it holds.
     pub files: usize,
@@ -415,6 +424,9 @@ impl Archive {
                 reason: "internal: no folder stream".into(),
             });
         };
+        // What is left of a partly read file is not this one's.
+        stream.buf.clear();
+        stream.pos = 0;
         // Skip (decoding and checking) the files before this one.
         while stream.pending <= k {
             match stream.recv() {
@@ -686,7 +698,8 @@ fn layout(path: &Path, h: &Header) -> Result<(Vec<Entry>, Vec<FolderInfo>)> {
     Ok((entries, folders))
 }
 
-/// Refuses encryption and anti-items, naming the first entry concerned.
+/// Refuses encryption, unsafe or duplicate names and anti-items, naming
+/// the first entry concerned.
 fn refuse_unsafe(path: &Path, entries: &[Entry], folders: &[FolderInfo]) -> Result<()> {
     for f in folders {
         if f.record.coders.iter().any(|c| c.id == method::AES) {
@@ -694,6 +707,24 @@ fn refuse_unsafe(path: &Path, entries: &[Entry], folders: &[FolderInfo]) -> Resu
             return Err(Error::UnsafeEntry {
                 at: Location::entry(path, name),
                 reason: "the entry is encrypted (7z AES): sepkg does not decrypt packages; export the package again without a password".into(),
+            });
+        }
+    }
+    // The container layer checks names for every format too; the engine
+    // refuses what no caller may unpack, so that it is safe on its own.
+    let mut seen = std::collections::HashSet::new();
+    for e in entries {
+        let reason = match crate::package::unsafe_name(&e.name) {
+            Some(r) => Some(r.to_string()),
+            None if !seen.insert(e.name.trim_end_matches('/').to_lowercase()) => Some(
+                "the name appears twice in the archive (letter case ignored, as on Windows)".into(),
+            ),
+            None => None,
+        };
+        if let Some(reason) = reason {
+            return Err(Error::UnsafeEntry {
+                at: Location::entry(path, &e.name),
+                reason,
             });
         }
     }

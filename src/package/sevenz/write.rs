@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::header::{
     self, Coder, File as FileRecord, Folder, Header, SIGNATURE_HEADER_SIZE, Streams, method,
 };
-use super::read::{Archive, coder_dictionary, coder_name, into_error};
+use super::read::{Archive, coder_dictionary, folder_method, into_error};
 use super::{FORMAT, lzma2};
 use crate::error::{Error, Location, Result};
 
@@ -546,12 +546,7 @@ impl<W: Write + Seek> Writer<W> {
         s.pack_crcs.push(None);
         let n = b.coders.len();
         let folder = Folder::chain(b.coders, vec![b.size; n], None);
-        b.report.method = folder
-            .coders
-            .iter()
-            .map(coder_name)
-            .collect::<Vec<_>>()
-            .join(" ");
+        b.report.method = folder_method(&folder);
         s.folders.push(folder);
         s.num_substreams.push(b.files.len() as u64);
         for (size, crc) in &b.files {
@@ -763,12 +758,10 @@ impl<W: Write + Seek> Writer<W> {
                 let mut r = report(Some(fi), action);
                 r.kept = (packed > 0).then_some(packed);
                 self.start_folder(main, &[], r)?;
-                if let Some(b) = self.open.as_mut() {
-                    b.written = 0;
-                }
                 // The kept chunks are already in the output.
                 if let Some(b) = self.open.as_mut() {
                     b.written = packed;
+                    b.size = unpacked;
                 }
             }
         }
