@@ -16,7 +16,7 @@ use support::have;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sepkg::error::Error;
 use sepkg::package::sevenz::{
@@ -475,6 +475,8 @@ fn a_non_solid_input_keeps_every_untouched_packed_stream_byte_for_byte() {
     assert!(n >= 6);
 }
 
+/// The console SFX is a Linux program.
+#[cfg(unix)]
 #[test]
 fn the_7zip_console_sfx_extracts_the_rewritten_payload() {
     if skip() {
@@ -778,9 +780,4 @@ fn a_lying_declared_size_is_an_error_naming_the_source() {
         e.to_string().contains("in.zip") && e.to_string().contains("big.bin"),
         "{e}"
     );
-}
-
-#[allow(dead_code)]
-fn unused(_: PathBuf) {
-    let _ = have("x");
 }

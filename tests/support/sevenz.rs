@@ -81,6 +81,7 @@ pub fn tree(dir: &Path, files: &[(String, Vec<u8>)], dirs: &[&str]) -> PathBuf {
     }
     let mut paths = Vec::new();
     collect(&src, &mut paths);
+    #[cfg(unix)]
     for p in &paths {
         use std::os::unix::fs::PermissionsExt;
         let mode = if p.is_dir() { 0o755 } else { 0o644 };

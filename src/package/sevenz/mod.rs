@@ -14,7 +14,7 @@
 //! a.facts();     // for audit: folders, coders, dictionary, solid, header encoding
 //! a.open_entry(i)?;  // a streaming, CRC-checked reader
 //! ```
-//! - The archive is parsed twice: by [`header`] (the raw records the writer
+//! - The archive is parsed twice: by `header.rs` (the raw records the writer
 //!   needs: bind pairs, packed-stream indexes, substream CRCs) and by
 //!   sevenz-rust2 (whose `BlockDecoder` decodes every coder 7-Zip writes,
 //!   BCJ2 included); the two must agree on every file and folder.
@@ -61,6 +61,32 @@
 //!   calls go into one new solid folder with the method given in
 //!   [`WriteOptions`].
 //!
+//! Driving it (what the container adapter does):
+//! ```text
+//! let mut w = Writer::new(out_after_stub, dest, WriteOptions::like(&src))?;   // or ::fresh()
+//! for step in src.plan() {
+//!     match step {
+//!         Step::Entry(i) => w.add_entry(src.entries()[i].record.clone())?,
+//!         Step::Folder(f) => w.rewrite_folder(&mut src, f, &replacements)?, // copies when none applies
+//!     }
+//! }
+//! w.add_file(record, size, &mut reader, &source_location)?;   // added entries, last
+//! let (out, folders) = w.finish()?;   // then hash the output file by reading it back
+//! ```
+//! Entry digests for the manifest come from reading the entries
+//! ([`Archive::open_entry`], on a second [`Archive`] in a digest thread):
+//! that pass also checks the CRCs of raw-copied folders, whose packed
+//! bytes the writer copies without decoding. The output's digest is taken
+//! by reading the file back after [`Writer::finish`] (the signature header
+//! at the archive's start is written last; SHA-256 cannot be patched).
+//!
+//! Why not sevenz-rust2's `ArchiveWriter`: its `push_raw_block` copies
+//! whole folders, but it cannot take a folder whose packed stream sepkg
+//! produced (a splice, or store-aware LZMA2), `PreparedBlock` holds a whole
+//! block in memory, and a solid folder needs every reader at once (research
+//! note §1, pitfall 6). The header writer it would replace is small
+//! (`header.rs`).
+//!
 //! [`Writer::finish`] writes the header (LZMA-encoded when
 //! [`WriteOptions::encode_header`], which a caller sets when the input's
 //! was, and for outputs made from another format, since 7-Zip encodes by
@@ -89,7 +115,7 @@
 //!   its record (only size and CRC change).
 //!
 //! # Determinism
-//! Fixed encoder settings ([`lzma2::lzma_options`]: preset 1, HC4), no
+//! Fixed encoder settings (`lzma2::lzma_options`: preset 1, HC4), no
 //! clock, no threads in encoding (`from_level_mt` with one thread writes
 //! undecodable streams), folders and dictionaries chosen from sizes and
 //! input records only.
@@ -110,4 +136,16 @@ pub(crate) const FORMAT: &str = "7z";
 /// that switching to the shared `crate::contain` helper is one line.
 pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
     super::cab::contain(f).map_err(|m| m.replacen("the cabinet reader", "the 7z reader", 1))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The container layer's `Reader: Send` and its digest thread need
+    /// both halves to move between threads.
+    #[test]
+    fn reader_and_writer_are_send() {
+        fn send<T: Send>() {}
+        send::<super::Archive>();
+        send::<super::Writer<std::fs::File>>();
+    }
 }
