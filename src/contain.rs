@@ -26,6 +26,8 @@ use std::sync::Once;
 /// The cabinet reader (`cab` crate); its messages are part of sepkg's
 /// error texts.
 pub(crate) const CAB: &str = "the cabinet reader failed";
+/// The 7z reader (`sevenz-rust2` and `lzma-rust2`).
+pub(crate) const SEVENZ: &str = "the 7z reader failed";
 /// The MSI reader (`msi` and `cfb` crates).
 pub(crate) const MSI: &str = "the MSI reader gave up";
 

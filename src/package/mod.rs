@@ -59,6 +59,7 @@ mod copy;
 pub mod dir;
 pub mod exe;
 pub mod format;
+pub mod sevenz;
 pub mod window;
 pub mod zip;
 

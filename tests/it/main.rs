@@ -28,6 +28,7 @@ mod exe;
 mod hostile;
 mod publish;
 mod setaid_props;
+mod sevenz;
 mod support;
 mod transform;
 mod verify;
@@ -51,6 +52,7 @@ fn main() {
     trials.extend(hostile::slow_trials());
     trials.extend(cab::trials());
     trials.extend(exe::trials());
+    trials.extend(sevenz::trials());
     trials.extend(authenticode::trials());
     trials.extend(verify::trials());
     trials.extend(setaid_props::trials());

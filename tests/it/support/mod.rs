@@ -3,6 +3,7 @@
 
 pub mod r#gen;
 pub mod harness;
+pub mod sevenz;
 pub mod web;
 
 use std::path::{Path, PathBuf};
