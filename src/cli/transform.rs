@@ -16,7 +16,8 @@ What it does, for each package root (a folder holding a SetAid.ini):
   - SetAid.ini: KeepPreviousSetting=0 in [CUSTOM_SMC_CONFIG]; only the value bytes change.
     Encoding, BOM, line endings, comments and letter case are kept. A missing key is added.
   - sylink.xml: replaced, byte for byte, by the managed file given with --sylink.
-  - Every other entry is copied unchanged (from a zip, without recompressing).
+  - Every other entry is copied unchanged (from a zip, without recompressing, with its
+    headers and extra fields as they are; only the offset of its local header changes).
   - A single-file .exe keeps its stub (and any 7-Zip SFX config block) byte for byte and
     gets a new payload; an Authenticode signature on it is dropped and reported.
 Beside the output: OUT.sha256 (for sha256sum -c) and OUT.manifest.json (every change and entry).

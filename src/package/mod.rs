@@ -25,20 +25,28 @@
 //! every container alike: a name that is absolute, has a drive letter, or has
 //! a `..` component (with `/` or `\` separators) is refused, and so are
 //! symlinks, encrypted entries and two names that differ only in letter case
-//! (Windows would write them to one file).
+//! (Windows would write them to one file). A zip name stored without the
+//! UTF-8 flag is code page 437, as Windows reads it; names are checked and
+//! reported in that decoded form, and a zip output writes them back with
+//! their stored bytes (see [`zip`]).
 //!
 //! # Determinism
 //! The same input and options give byte-identical output:
 //! - entries are written in the input's order (a folder is listed in byte
 //!   order of its `/`-joined relative paths), with added entries last;
-//! - zip to zip: untouched entries are raw copies (compressed bytes, header
-//!   fields, timestamps and extra fields as in the input); an edited entry
-//!   keeps its input entry's timestamp, permissions and compression method;
-//! - a folder to zip: every entry gets the DOS epoch 1980-01-01 00:00:00 as
-//!   its time, Unix permissions 0644 (0755 for folders), Deflate level 6,
-//!   and no extra fields; a file that deflating would not make smaller is
-//!   stored instead (for a file over 4 MiB, decided on its first MiB), and
-//!   the manifest names each entry's method;
+//! - zip to zip: an untouched entry is copied as stored (local header,
+//!   compressed data and data descriptor byte for byte; its central record
+//!   as stored but for the local header offset); an edited entry keeps
+//!   every header field of its input entry but CRC and sizes (time,
+//!   attributes, extra fields, method, Zip64 form, data descriptor form);
+//!   the end records keep the input's form (Zip64 or not, which fields hold
+//!   sentinels, the archive comment);
+//! - a folder (or a cabinet) to zip: every entry gets the DOS epoch
+//!   1980-01-01 00:00:00 as its time, Unix permissions 0644 (0755 for
+//!   folders), made by Unix, Deflate level 6, and no extra fields; a file
+//!   that deflating would not make smaller is stored instead (for a file
+//!   over 4 MiB, decided on its first MiB), and the manifest names each
+//!   entry's method; names that are not ASCII get the UTF-8 flag;
 //! - an added entry (a sylink.xml where the root had none) gets the same
 //!   fixed time, permissions and compression;
 //! - a cabinet output (from any input) is written afresh: MSZIP folders
