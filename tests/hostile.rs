@@ -2253,6 +2253,7 @@ fn sweep(
             to,
             stub: None,
             edits: Vec::new(),
+            keep_times: false,
         };
         sepkg::transform::run(&job, &sylink, &sepkg::NoProgress)
     };

@@ -1,6 +1,7 @@
 //! Zip fidelity on archives made by tools nobody here wrote (Info-ZIP,
 //! 7-Zip, Python's zipfile): copied entries keep every header field,
-//! Zip64 inputs give outputs 7-Zip finds sound, CP437 names.
+//! Zip64 inputs give outputs 7-Zip finds sound, CP437 names, times with
+//! `--keep-times`.
 
 mod support;
 #[path = "support/zips.rs"]
@@ -315,6 +316,147 @@ fn cp437_names_that_differ_only_in_case_are_refused_in_their_decoded_form() {
         stderr.contains("differs only in letter case from \"Läsmig.txt\""),
         "{stderr}"
     );
+}
+
+/// Names with a DOS (date, time) each.
+type Times = Vec<(String, (u16, u16))>;
+
+/// `t` as DOS (date, time), as UTC, odd seconds rounded up (as Info-ZIP
+/// and the cab crate do).
+fn dos(t: std::time::SystemTime) -> (u16, u16) {
+    let t = time::OffsetDateTime::from(t);
+    let t = if t.second() % 2 == 1 {
+        t + time::Duration::SECOND
+    } else {
+        t
+    };
+    let date =
+        ((t.year() - 1980) as u16) << 9 | u16::from(u8::from(t.month())) << 5 | u16::from(t.day());
+    let clock = u16::from(t.hour()) << 11 | u16::from(t.minute()) << 5 | u16::from(t.second() / 2);
+    (date, clock)
+}
+
+/// The example folder with each file's mtime set, distinct per file;
+/// returns the folder and each file's DOS time by name.
+fn dated_package(tmp: &Path) -> (PathBuf, Times) {
+    let export = package(tmp);
+    let mut times = Vec::new();
+    for (k, (name, _)) in fx::example_files().iter().enumerate() {
+        let when = std::time::UNIX_EPOCH
+            + std::time::Duration::from_secs(1_614_834_368 + 86_461 * k as u64);
+        let file = std::fs::File::options()
+            .write(true)
+            .open(export.join(name))
+            .unwrap();
+        file.set_modified(when).unwrap();
+        times.push((name.clone(), dos(when)));
+    }
+    (export, times)
+}
+
+/// Each file of the cabinet at `path` with its DOS (date, time).
+fn cab_times(path: &Path) -> Times {
+    let cabinet = cab::Cabinet::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for folder in cabinet.folder_entries() {
+        for f in folder.file_entries() {
+            let t = f.datetime().unwrap();
+            let date = ((t.year() - 1980) as u16) << 9
+                | u16::from(u8::from(t.month())) << 5
+                | u16::from(t.day());
+            let clock =
+                u16::from(t.hour()) << 11 | u16::from(t.minute()) << 5 | u16::from(t.second() / 2);
+            out.push((f.name().replace('\\', "/"), (date, clock)));
+        }
+    }
+    out
+}
+
+#[test]
+fn keep_times_dates_folder_files_with_their_mtimes_and_the_default_is_1980() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (export, times) = dated_package(tmp.path());
+    let kept = tmp.path().join("kept.zip");
+    transform(&export, &kept, &["--keep-times"]);
+    let entries = zips::parse(&read(&kept)).entries;
+    for (name, when) in &times {
+        let e = entries.iter().find(|e| e.text() == *name).unwrap();
+        assert_eq!(e.dos, *when, "{name}");
+    }
+    check_tool("unzip", &["-t"], &kept);
+    let fixed = tmp.path().join("fixed.zip");
+    transform(&export, &fixed, &[]);
+    assert!(
+        zips::parse(&read(&fixed))
+            .entries
+            .iter()
+            .all(|e| e.dos == (0x21, 0))
+    );
+    // A cabinet output alike.
+    let cab = tmp.path().join("kept.cab");
+    transform(&export, &cab, &["--to", "cab", "--keep-times"]);
+    let mut got = cab_times(&cab);
+    let mut want = times.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let fixed_cab = tmp.path().join("fixed.cab");
+    transform(&export, &fixed_cab, &["--to", "cab"]);
+    assert!(cab_times(&fixed_cab).iter().all(|(_, t)| *t == (0x21, 0)));
+}
+
+#[test]
+fn keep_times_carries_a_zip_entry_time_into_a_cabinet_and_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(input) = infozip(tmp.path(), &[]) else {
+        return;
+    };
+    // Distinct times, in the zip's own DOS fields.
+    let mut bytes = read(&input);
+    let parsed = zips::parse(&bytes);
+    let mut want = Vec::new();
+    for (k, e) in parsed
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.text().ends_with('/'))
+    {
+        let when = (0x5263 + k as u16, 0x3A4F + 32 * k as u16);
+        want.push((e.text(), when));
+        for at in [e.offset as usize + 10, central_at(&bytes, &e.name) + 12] {
+            bytes[at..at + 2].copy_from_slice(&when.1.to_le_bytes());
+            bytes[at + 2..at + 4].copy_from_slice(&when.0.to_le_bytes());
+        }
+    }
+    std::fs::write(&input, &bytes).unwrap();
+    let cab = tmp.path().join("out.cab");
+    transform(&input, &cab, &["--to", "cab", "--keep-times"]);
+    let mut got = cab_times(&cab);
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let back = tmp.path().join("back.zip");
+    transform(&cab, &back, &["--to", "zip", "--keep-times"]);
+    let mut again: Vec<_> = zips::parse(&read(&back))
+        .entries
+        .iter()
+        .map(|e| (e.text(), e.dos))
+        .collect();
+    again.sort();
+    assert_eq!(again, want);
+}
+
+/// Where the central record of `name` starts.
+fn central_at(bytes: &[u8], name: &[u8]) -> usize {
+    let eocd = zips::parse(bytes).eocd;
+    (0..eocd)
+        .rev()
+        .find(|&i| {
+            bytes[i..].starts_with(b"PK\x01\x02")
+                && bytes[i + 46..].starts_with(name)
+                && usize::from(u16::from_le_bytes([bytes[i + 28], bytes[i + 29]])) == name.len()
+        })
+        .unwrap()
 }
 
 /// What 0.1.0 wrote for a folder, with the zip crate's writer: the

@@ -21,6 +21,8 @@ What it does, for each package root (a folder holding a SetAid.ini):
   - A single-file .exe keeps its stub (and any 7-Zip SFX config block) byte for byte and
     gets a new payload; an Authenticode signature on it is dropped and reported.
 Beside the output: OUT.sha256 (for sha256sum -c) and OUT.manifest.json (every change and entry).
+Times: a folder's or cabinet's files written into a zip, and every file of a cabinet output,
+are dated 1980-01-01 00:00:00 (same content, same bytes); --keep-times keeps the input's times.
 Nothing appears under OUT until it is complete; the input is never modified.
 
 Examples:
@@ -58,6 +60,13 @@ pub struct Args {
     /// A further SetAid.ini edit, made the same way. Repeatable.
     #[arg(long = "setaid", value_name = "SECTION.KEY=VALUE", value_parser = Edit::parse)]
     edits: Vec<Edit>,
+    /// Date the files written afresh (a folder's or a cabinet's files in a
+    /// zip, every file of a cabinet output) with their input's modification
+    /// time (a file's mtime, in UTC; a zip entry's or a cabinet file's
+    /// date). Default: 1980-01-01 00:00:00, so that the output depends on
+    /// the content alone.
+    #[arg(long)]
+    keep_times: bool,
 }
 
 /// Validated arguments: one job per input. Built without I/O: the default
@@ -97,6 +106,7 @@ impl Config {
                 to: args.to,
                 stub: args.stub.clone(),
                 edits: args.edits.clone(),
+                keep_times: args.keep_times,
             })
             .collect();
         Ok(Config {

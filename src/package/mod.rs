@@ -49,11 +49,18 @@
 //!   entry's method; names that are not ASCII get the UTF-8 flag;
 //! - an added entry (a sylink.xml where the root had none) gets the same
 //!   fixed time, permissions and compression;
+//! - `--keep-times` ([`OutputSpec::keep_times`]) is the one option that
+//!   brings a time into the output: entries written afresh (above, and every
+//!   cabinet file) then take their input entry's modification time (a
+//!   folder file's mtime as UTC, a zip entry's or a cabinet file's DOS date),
+//!   rounded up to even seconds; the output still depends on the input
+//!   alone, but now on its times too, so a copy of a folder that lost its
+//!   mtimes gives other bytes;
 //! - a cabinet output (from any input) is written afresh: MSZIP folders
 //!   (flate2 at its best level, as the `cab` crate sets it), files in
 //!   layout order, a new folder only when one would pass 1 GiB of data (so
 //!   the split depends on sizes alone), every file dated 1980-01-01
-//!   00:00:00 with exactly the archive attribute, names with `\`
+//!   00:00:00 (unless `--keep-times`) with exactly the archive attribute, names with `\`
 //!   separators, no reserve areas, cabinet set id 0;
 //! - an .exe output is the stub's bytes unchanged, then the payload written
 //!   as above (zip or cabinet); when the stub was signed, its certificate
@@ -64,6 +71,7 @@
 pub mod cab;
 mod copy;
 pub mod dir;
+mod dos;
 pub mod exe;
 pub mod format;
 pub mod window;
@@ -491,6 +499,10 @@ pub struct OutputSpec {
     pub format: Format,
     /// The stub of an .exe output.
     pub stub: Option<exe::Stub>,
+    /// `--keep-times`: entries sepkg writes afresh take their input
+    /// entry's modification time instead of 1980-01-01 (see the module
+    /// docs on determinism).
+    pub keep_times: bool,
 }
 
 impl OutputSpec {
@@ -508,7 +520,11 @@ impl OutputSpec {
                     kind.name()
                 )));
             }
-            return Ok(OutputSpec { format, stub: None });
+            return Ok(OutputSpec {
+                format,
+                stub: None,
+                keep_times: false,
+            });
         }
         let stub = match (stub, pkg.kind()) {
             (Some(path), _) => exe::Stub::from_exe(path)?,
@@ -524,6 +540,7 @@ impl OutputSpec {
         Ok(OutputSpec {
             format: stub.payload,
             stub: Some(stub),
+            keep_times: false,
         })
     }
 
@@ -569,7 +586,7 @@ pub fn write(
     name: &str,
     progress: &dyn crate::Progress,
 ) -> Result<Written> {
-    let plan = copy::plan(pkg.reader.as_ref(), layout);
+    let plan = copy::plan(pkg.reader.as_ref(), layout, spec.keep_times);
     progress.start(plan.iter().map(|p| p.size).sum(), name);
     if spec.format == Format::Dir {
         let writer = format::writer(

@@ -109,6 +109,10 @@ pub struct Job {
     pub stub: Option<PathBuf>,
     /// Further SetAid.ini edits (`--setaid`).
     pub edits: Vec<Edit>,
+    /// `--keep-times`: entries written afresh (a folder's or a cabinet's
+    /// files in a zip, any file in a cabinet) take their input entry's
+    /// modification time instead of 1980-01-01.
+    pub keep_times: bool,
 }
 
 impl Job {
@@ -202,7 +206,8 @@ pub fn run(job: &Job, sylink: &ManagedSylink, progress: &dyn crate::Progress) ->
     let output = job.output()?;
     check_output(&job.input, &output)?;
     let mut pkg = Package::open(&job.input)?;
-    let spec = OutputSpec::resolve(job.to, job.stub.as_deref(), &pkg)?;
+    let mut spec = OutputSpec::resolve(job.to, job.stub.as_deref(), &pkg)?;
+    spec.keep_times = job.keep_times;
     let mut plan = plan(&mut pkg, sylink, &job.edits)?;
     plan.warnings.extend(lost_signatures(&pkg, &spec));
     output::write(&mut pkg, plan, sylink, &spec, &output, progress)

@@ -373,6 +373,10 @@ impl Reader for ZipReader {
         Ok(EntryStream::new(Box::new(file), at, Fault::Archive("zip")))
     }
 
+    fn modified(&self, index: usize) -> Option<time::PrimitiveDateTime> {
+        crate::package::dos::from_dos(self.records[index].central.dos_time())
+    }
+
     fn reopen(&self, source: Box<dyn Source>) -> Result<Box<dyn Reader>> {
         // Listed and checked once already: the second reader only reads.
         Ok(Box::new(ZipReader {

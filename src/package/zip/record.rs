@@ -170,6 +170,14 @@ impl Header {
         le16(&self.bytes, self.at(8))
     }
 
+    /// The DOS time and date fields.
+    pub(crate) fn dos_time(&self) -> (u16, u16) {
+        (
+            le16(&self.bytes, self.at(12)),
+            le16(&self.bytes, self.at(10)),
+        )
+    }
+
     pub(crate) fn crc(&self) -> u32 {
         le32(&self.bytes, self.at(14))
     }
@@ -926,5 +934,21 @@ mod tests {
         assert_eq!(le32(&big, 76 + 12), SENTINEL);
         assert_eq!(le32(&big, 76 + 16), SENTINEL);
         assert_eq!(le16(&big, 76 + 10), 3);
+    }
+
+    #[test]
+    fn dos_times_round_trip_in_two_second_steps() {
+        use crate::package::dos::{dos_time, from_dos};
+        let t = time::macros::datetime!(2021-03-04 05:06:07);
+        let (date, clock) = dos_time(Some(t));
+        assert_eq!(
+            from_dos((date, clock)),
+            Some(time::macros::datetime!(2021-03-04 05:06:08))
+        );
+        assert_eq!(dos_time(None), (0x21, 0));
+        assert_eq!(
+            dos_time(Some(time::macros::datetime!(1970-01-01 0:00))),
+            (0x21, 0)
+        );
     }
 }

@@ -143,8 +143,7 @@ impl ZipWriter {
             name: p.name.as_bytes().to_vec(),
             method,
             dir: p.is_dir,
-            // The DOS epoch, 1980-01-01 00:00:00.
-            when: (0x21, 0),
+            when: crate::package::dos::dos_time(p.modified),
             large,
         }
     }
