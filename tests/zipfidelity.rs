@@ -1,7 +1,7 @@
 //! Zip fidelity on archives made by tools nobody here wrote (Info-ZIP,
 //! 7-Zip, Python's zipfile): copied entries keep every header field,
 //! Zip64 inputs give outputs 7-Zip finds sound, CP437 names, times with
-//! `--keep-times`.
+//! `--keep-times`, junk after a zip, and the parts of a split zip.
 
 mod support;
 #[path = "support/zips.rs"]
@@ -457,6 +457,90 @@ fn central_at(bytes: &[u8], name: &[u8]) -> usize {
                 && usize::from(u16::from_le_bytes([bytes[i + 28], bytes[i + 29]])) == name.len()
         })
         .unwrap()
+}
+
+#[test]
+fn junk_after_a_zip_is_warned_about_and_not_copied_while_a_comment_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bytes = fx::zip(&fx::example_files());
+    // An archive comment, then 40 bytes that belong to nothing.
+    let eocd = zips::parse(&bytes).eocd;
+    let comment = b"exported by the SEPM";
+    bytes[eocd + 20..eocd + 22].copy_from_slice(&(comment.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(comment);
+    let clean = bytes.clone();
+    bytes.extend_from_slice(&[b'J'; 40]);
+    let input = tmp.path().join("in.zip");
+    std::fs::write(&input, &bytes).unwrap();
+    let out = tmp.path().join("out.zip");
+    let (stdout, manifest) = transform(&input, &out, &[]);
+    let offset = clean.len();
+    assert!(
+        stdout.contains(&format!(
+            "warning: in.zip: 40 bytes follow the end of the zip (from offset {offset})"
+        )),
+        "{stdout}"
+    );
+    let warnings = manifest["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["code"] == "zip-trailing-data" && w["entry"] == "in.zip"),
+        "{warnings:?}"
+    );
+    let written = read(&out);
+    let parsed = zips::parse(&written);
+    assert_eq!(parsed.comment, comment);
+    assert_eq!(
+        parsed.eocd + 22 + comment.len(),
+        written.len(),
+        "nothing after the comment"
+    );
+    zips::seven_zip_accepts(&out);
+    // The same zip without the junk: no warning.
+    std::fs::write(&input, &clean).unwrap();
+    let (stdout, manifest) = transform(&input, &tmp.path().join("clean.zip"), &[]);
+    assert!(!stdout.contains("warning"), "{stdout}");
+    assert_eq!(manifest["warnings"], serde_json::json!([]));
+}
+
+#[test]
+fn each_part_of_a_split_zip_is_named_as_one_and_the_joined_zip_transforms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = package(tmp.path());
+    std::fs::write(export.join("big.bin"), fx::filler(200_000, 9)).unwrap();
+    let parts = tmp.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    if zips::run_in(
+        &export,
+        "zip",
+        &["-q", "-r", "-s", "64k", "../parts/s.zip", "."],
+    )
+    .is_none()
+    {
+        return;
+    }
+    let out = tmp.path().join("out.zip");
+    let first = refused(&parts.join("s.z01"), &out);
+    assert!(
+        first.contains("s.z01: not a SEP client package: the first part (.z01) of a split zip"),
+        "{first}"
+    );
+    let middle = refused(&parts.join("s.z02"), &out);
+    assert!(middle.contains("a middle part of a split zip"), "{middle}");
+    let last = refused(&parts.join("s.zip"), &out);
+    assert!(
+        last.contains("the last part (.zip) of a zip split into 4 parts"),
+        "{last}"
+    );
+    for message in [&first, &middle, &last] {
+        assert!(message.contains("`7zz x NAME.zip -oNAME`"), "{message}");
+    }
+    // Doing what the message says works.
+    if zips::run_in(&parts, "7zz", &["x", "-bso0", "s.zip", "-os"]).is_some() {
+        let (_, manifest) = transform(&parts.join("s"), &out, &[]);
+        assert_eq!(manifest["entries"].as_array().unwrap().len(), 8);
+    }
 }
 
 /// What 0.1.0 wrote for a folder, with the zip crate's writer: the

@@ -693,6 +693,7 @@ impl Reader for CabReader {
     fn facts(&self) -> Facts {
         Facts {
             cab: Some(self.info()),
+            ..Facts::default()
         }
     }
 

@@ -174,6 +174,9 @@ impl<T: Read + Seek + Send> Source for T {}
 pub struct Facts {
     /// A cabinet's folders, compression and signature.
     pub cab: Option<cab::CabInfo>,
+    /// Bytes after the archive's end that belong to no entry (offset,
+    /// count): not read, and not copied to an output.
+    pub trailing: Option<(u64, u64)>,
 }
 
 /// Reads one archive: lists its entries and streams their content. It owns

@@ -40,7 +40,8 @@
 //!   every header field of its input entry but CRC and sizes (time,
 //!   attributes, extra fields, method, Zip64 form, data descriptor form);
 //!   the end records keep the input's form (Zip64 or not, which fields hold
-//!   sentinels, the archive comment);
+//!   sentinels, the archive comment); bytes after the input's end are not
+//!   copied (transform warns);
 //! - a folder (or a cabinet) to zip: every entry gets the DOS epoch
 //!   1980-01-01 00:00:00 as its time, Unix permissions 0644 (0755 for
 //!   folders), made by Unix, Deflate level 6, and no extra fields; a file
@@ -112,10 +113,27 @@ pub fn detect(path: &Path) -> Result<Kind> {
         (None, [0xD0, 0xCF, 0x11, 0xE0, ..]) => Err(not(
             "an MSI or other OLE file on its own: give the whole package (folder or archive)",
         )),
-        (None, _) => Err(not(&format!(
-            "unrecognised content (starts with {})",
-            hex::encode(magic)
-        ))),
+        (None, m) if zip::is_split_start(m) => Err(zip::split_zip(path, zip::SplitPart::First)),
+        (None, _) => match zip::split_parts(path) {
+            Some(parts) => Err(zip::split_zip(path, zip::SplitPart::Last(parts))),
+            None => Err(not(&unrecognised(path, magic))),
+        },
+    }
+}
+
+/// Why a file is not a package, from its first bytes (and, for the middle
+/// parts of a split zip, which hold no record to recognise, its name).
+fn unrecognised(path: &Path, magic: &[u8]) -> String {
+    let text = format!("unrecognised content (starts with {})", hex::encode(magic));
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref().and_then(|e| e.strip_prefix('z')) {
+        Some(n) if n.len() == 2 && n.bytes().all(|b| b.is_ascii_digit()) => format!(
+            "{text}; its name ends like a middle part of a split zip (NAME.z01, NAME.z02, ... and NAME.zip), which holds no record to recognise: {}",
+            zip::SPLIT_ADVICE
+        ),
+        _ => text,
     }
 }
 
@@ -227,6 +245,12 @@ impl Package {
             exe: self.exe.clone(),
             cab: self.reader.facts().cab,
         }
+    }
+
+    /// Bytes after the end of the archive that no entry holds (offset,
+    /// count), such as junk appended to a zip: they are not copied.
+    pub fn trailing_data(&self) -> Option<(u64, u64)> {
+        self.reader.facts().trailing
     }
 
     /// The input path.

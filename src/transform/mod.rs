@@ -209,8 +209,22 @@ pub fn run(job: &Job, sylink: &ManagedSylink, progress: &dyn crate::Progress) ->
     let mut spec = OutputSpec::resolve(job.to, job.stub.as_deref(), &pkg)?;
     spec.keep_times = job.keep_times;
     let mut plan = plan(&mut pkg, sylink, &job.edits)?;
+    plan.warnings.extend(trailing_data(&pkg));
     plan.warnings.extend(lost_signatures(&pkg, &spec));
     output::write(&mut pkg, plan, sylink, &spec, &output, progress)
+}
+
+/// Bytes after the end of the input archive (junk appended to a zip): no
+/// entry holds them and the output does not carry them.
+fn trailing_data(pkg: &Package) -> Option<Warning> {
+    let (offset, count) = pkg.trailing_data()?;
+    Some(Warning {
+        code: "zip-trailing-data",
+        entry: file_name(pkg.path()),
+        message: format!(
+            "{count} bytes follow the end of the zip (from offset {offset}); they belong to no entry and are not copied to the output: check where they came from (an interrupted copy, a second archive appended, a signature) if the input should not have them"
+        ),
+    })
 }
 
 /// Signatures the output cannot keep: the stub's (a new payload makes it

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use ::zip::{CompressionMethod, ZipArchive};
 
 use super::Entry;
-use super::format::{EntryStream, Fault, Format, Reader, Source, Span, Unit};
+use super::format::{EntryStream, Facts, Fault, Format, Reader, Source, Span, Unit};
 use super::window::Window;
 use crate::error::{Error, Location, Result};
 use record::{End, FLAG_UTF8, Header, Kind};
@@ -83,11 +83,17 @@ fn archive(span: &Span, source: Box<dyn Source>) -> Result<Archive> {
 }
 
 impl ZipReader {
-    /// Lists the zip at `span`. Refuses encrypted entries, symlinks, compression methods this build cannot read,
+    /// Lists the zip at `span`. Refuses one part of a split zip, encrypted
+    /// entries, symlinks, compression methods this build cannot read,
     /// duplicate names and headers that disagree with the central directory.
     pub(crate) fn open(span: Span) -> Result<ZipReader> {
         let path = span.path.clone();
-        let file = File::open(&path).map_err(|e| Error::io(&path, "cannot open", e))?;
+        let mut file = File::open(&path).map_err(|e| Error::io(&path, "cannot open", e))?;
+        if let Some(parts) = End::split_parts(&mut file, span.base + span.len)
+            .map_err(|e| Error::io(&path, "cannot read", e))?
+        {
+            return Err(split_zip(&path, SplitPart::Last(parts)));
+        }
         let mut archive = archive(&span, Box::new(file))?;
         let mut central =
             BufReader::new(File::open(&path).map_err(|e| Error::io(&path, "cannot open", e))?);
@@ -249,6 +255,42 @@ impl ZipReader {
     }
 }
 
+/// Which part of a split zip a file is.
+pub(crate) enum SplitPart {
+    /// The first (`.z01`), which starts with the spanning signature.
+    First,
+    /// The last (`.zip`), of this many.
+    Last(u16),
+}
+
+/// The refusal of one part of a split (multi-part) zip, saying what to do.
+pub(crate) fn split_zip(path: &Path, part: SplitPart) -> Error {
+    let which = match part {
+        SplitPart::First => "the first part (.z01) of a split zip".to_string(),
+        SplitPart::Last(n) => format!("the last part (.zip) of a zip split into {n} parts"),
+    };
+    Error::NotAPackage {
+        path: path.to_path_buf(),
+        reason: format!("{which}; sepkg reads a zip in one file: {SPLIT_ADVICE}"),
+    }
+}
+
+/// What to do with a split zip. (Not `zip -s 0`: Info-ZIP 3.0 joins some
+/// split archives into a zip whose data is damaged.)
+pub(crate) const SPLIT_ADVICE: &str = "extract the whole archive with 7-Zip, which reads the parts together (`7zz x NAME.zip -oNAME`, with NAME.z01, NAME.z02, ... beside NAME.zip), then transform the extracted folder";
+
+/// True when `magic` starts a split zip's first part (APPNOTE 8.5.3).
+pub(crate) fn is_split_start(magic: &[u8]) -> bool {
+    magic.starts_with(b"PK\x07\x08")
+}
+
+/// How many parts the split zip whose last part is `path` has, if it is one.
+pub(crate) fn split_parts(path: &Path) -> Option<u16> {
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    End::split_parts(&mut file, len).ok().flatten()
+}
+
 /// A stored name as the text Windows shows: UTF-8 when bit 11 says so,
 /// code page 437 otherwise.
 fn decode_name(raw: &[u8], flags: u16) -> String {
@@ -388,6 +430,18 @@ impl Reader for ZipReader {
             end: self.end.clone(),
             raw: None,
         }))
+    }
+
+    fn facts(&self) -> Facts {
+        let limit = self.span.base + self.span.len;
+        Facts {
+            trailing: self
+                .end
+                .as_ref()
+                .filter(|e| e.end < limit)
+                .map(|e| (e.end, limit - e.end)),
+            ..Facts::default()
+        }
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

@@ -582,6 +582,17 @@ impl End {
         Ok(None)
     }
 
+    /// How many parts a split zip has, when the bytes before `end` are
+    /// the last one (its end record names a disk other than the first).
+    pub(crate) fn split_parts(r: &mut (impl Read + Seek), end: u64) -> io::Result<Option<u16>> {
+        let (_, tail) = read_tail(r, 0, end)?;
+        Ok(eocd_candidates(&tail)
+            .find(|&i| i + EOCD_LEN + usize::from(le16(&tail, i + 20)) == tail.len())
+            .map(|i| le16(&tail, i + 4).max(le16(&tail, i + 6)))
+            .filter(|&disk| disk != 0)
+            .map(|disk| disk.saturating_add(1)))
+    }
+
     /// The archive comment.
     pub(crate) fn comment(&self) -> &[u8] {
         &self.eocd[EOCD_LEN..]
