@@ -95,8 +95,12 @@ impl ZipReader {
             return Err(split_zip(&path, SplitPart::Last(parts)));
         }
         let mut archive = archive(&span, Box::new(file))?;
-        let mut central =
-            BufReader::new(File::open(&path).map_err(|e| Error::io(&path, "cannot open", e))?);
+        let mut central = Records {
+            file: BufReader::new(
+                File::open(&path).map_err(|e| Error::io(&path, "cannot open", e))?,
+            ),
+            pos: None,
+        };
         let mut entries = Vec::with_capacity(archive.len());
         let mut units = Vec::with_capacity(archive.len());
         let mut records = Vec::with_capacity(archive.len());
@@ -128,7 +132,7 @@ impl ZipReader {
             .validate_header_consistency()
             .map_err(|e| corrupt(Location::file(&path), e))?;
         let end = End::find(
-            central.get_mut(),
+            central.file.get_mut(),
             (span.base, span.base + span.len),
             archive.central_directory_start(),
             archive.offset(),
@@ -301,11 +305,31 @@ fn decode_name(raw: &[u8], flags: u16) -> String {
     }
 }
 
+/// Reads central records in order through one buffer: the records of a
+/// directory follow each other, so a seek is needed only when they do not.
+struct Records {
+    file: BufReader<File>,
+    /// Where `file` is, when known.
+    pos: Option<u64>,
+}
+
+impl Records {
+    fn read_at(&mut self, at: u64) -> io::Result<Header> {
+        if self.pos != Some(at) {
+            self.file.seek(SeekFrom::Start(at))?;
+        }
+        self.pos = None;
+        let header = Header::read(Kind::Central, &mut self.file)?;
+        self.pos = Some(at + header.bytes().len() as u64);
+        Ok(header)
+    }
+}
+
 /// Entry `i` of `archive` as an [`Entry`], with its records (its central
 /// record read from `central`).
 fn list_entry(
     archive: &mut Archive,
-    central: &mut BufReader<File>,
+    central: &mut Records,
     path: &Path,
     i: usize,
 ) -> Result<(Entry, Record)> {
@@ -322,14 +346,11 @@ fn list_entry(
     let (packed, crc, size, is_dir) = (f.compressed_size(), f.crc32(), f.size(), f.is_dir());
     let (encrypted, symlink, method) = (f.encrypted(), f.is_symlink(), f.compression());
     drop(f);
-    let record = central
-        .seek(SeekFrom::Start(at))
-        .and_then(|_| Header::read(Kind::Central, central))
-        .map_err(|e| Error::Corrupt {
-            at: Location::entry(path, stored.clone()),
-            format: "zip",
-            reason: format!("its central directory record cannot be read: {e}"),
-        })?;
+    let record = central.read_at(at).map_err(|e| Error::Corrupt {
+        at: Location::entry(path, stored.clone()),
+        format: "zip",
+        reason: format!("its central directory record cannot be read: {e}"),
+    })?;
     let raw = decode_name(record.name(), record.flags());
     // Checked before `\` becomes `/`, so the message shows the name as
     // stored: `..\x` and `C:\x` are what a user sees listing the archive.
