@@ -17,11 +17,14 @@ What it does, for each package root (a folder holding a SetAid.ini):
   - SetAid.ini: KeepPreviousSetting=0 in [CUSTOM_SMC_CONFIG]; only the value bytes change.
     Encoding, BOM, line endings, comments and letter case are kept. A missing key is added.
   - sylink.xml: replaced, byte for byte, by the managed file given with --sylink.
-  - Every other entry is copied unchanged (from a zip, without recompressing).
+  - Every other entry is copied unchanged (from a zip, without recompressing, with its
+    headers and extra fields as they are; only the offset of its local header changes).
   - A single-file .exe keeps its stub (and any 7-Zip SFX config block) byte for byte and
     gets a new payload; an Authenticode signature on it is dropped and reported, or, with
     --sign PFX (or --sign-cert/--sign-key), replaced by yours (SHA-256, deterministic).
 Beside the output: OUT.sha256 (for sha256sum -c) and OUT.manifest.json (every change and entry).
+Times: a folder's or cabinet's files written into a zip, and every file of a cabinet output,
+are dated 1980-01-01 00:00:00 (same content, same bytes); --keep-times keeps the input's times.
 Nothing appears under OUT until it is complete; the input is never modified.
 
 Examples:
@@ -79,6 +82,13 @@ pub struct Args {
     /// (http:// or https://).
     #[arg(long, value_name = "URL")]
     timestamp_url: Option<String>,
+    /// Date the files written afresh (a folder's or a cabinet's files in a
+    /// zip, every file of a cabinet output) with their input's modification
+    /// time (a file's mtime, in UTC; a zip entry's or a cabinet file's
+    /// date). Default: 1980-01-01 00:00:00, so that the output depends on
+    /// the content alone.
+    #[arg(long)]
+    keep_times: bool,
 }
 
 /// How the output is to be signed, from the arguments (read in [`run`]).
@@ -178,6 +188,7 @@ impl Config {
                 stub: args.stub.clone(),
                 edits: args.edits.clone(),
                 sign: None,
+                keep_times: args.keep_times,
             })
             .collect();
         Ok(Config {

@@ -225,6 +225,8 @@ struct FileInfo {
     size: u32,
     offset: u32,
     folder: usize,
+    /// Its date and time, when they are a valid DOS date and time.
+    modified: Option<time::PrimitiveDateTime>,
 }
 
 fn invalid(reason: impl Into<String>) -> io::Error {
@@ -291,8 +293,13 @@ impl Tables {
             let size = read_u32(r)?;
             let offset = read_u32(r)?;
             let folder = usize::from(read_u16(r)?);
+            // date, time, attributes
             let mut rest = [0u8; 6];
             r.read_exact(&mut rest)?;
+            let modified = super::dos::from_dos((
+                u16::from_le_bytes([rest[0], rest[1]]),
+                u16::from_le_bytes([rest[2], rest[3]]),
+            ));
             let mut name = Vec::new();
             loop {
                 let mut b = [0u8; 1];
@@ -317,6 +324,7 @@ impl Tables {
                 size,
                 offset,
                 folder,
+                modified,
             });
         }
         Ok(Tables {
@@ -659,6 +667,10 @@ impl Reader for CabReader {
         Ok(EntryStream::new(reader, at, Fault::Archive("cabinet")))
     }
 
+    fn modified(&self, index: usize) -> Option<time::PrimitiveDateTime> {
+        self.tables.files[index].modified
+    }
+
     fn reopen(&self, _source: Box<dyn Source>) -> Result<Box<dyn Reader>> {
         // A cabinet's folders are read through handles of their own, opened
         // by path; the source is not needed.
@@ -668,6 +680,7 @@ impl Reader for CabReader {
     fn facts(&self) -> Facts {
         Facts {
             cab: Some(self.info()),
+            ..Facts::default()
         }
     }
 
@@ -682,7 +695,8 @@ impl Reader for CabReader {
 ///
 /// Determinism: MSZIP folders, files in plan order, a new folder only
 /// when one would pass [`MAX_FOLDER_DATA`]; every file gets the time
-/// 1980-01-01 00:00:00 and exactly the archive attribute.
+/// 1980-01-01 00:00:00 (with `--keep-times`, its input entry's time) and
+/// exactly the archive attribute.
 pub(crate) struct CabWriter {
     writer: ::cab::CabinetWriter<Window<Out>>,
     names: Vec<String>,
@@ -715,7 +729,7 @@ impl CabWriter {
             }
             folder_data += p.size;
             let f = folder.add_file(p.name.replace('/', "\\"));
-            f.set_datetime(midnight);
+            f.set_datetime(p.modified.unwrap_or(midnight));
             f.set_is_archive(true);
             f.set_is_read_only(false);
             f.set_is_hidden(false);

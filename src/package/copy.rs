@@ -30,8 +30,10 @@ const SMALL: u64 = 4 << 20;
 /// How many bytes of small files one batch holds: bounds the memory held.
 const BATCH_BYTES: u64 = 16 << 20;
 
-/// The plan rows of `layout`, with their sizes.
-pub(crate) fn plan(from: &dyn Reader, layout: &Layout) -> Vec<Planned> {
+/// The plan rows of `layout`, with their sizes (and with `keep_times`,
+/// the input entries' modification times).
+pub(crate) fn plan(from: &dyn Reader, layout: &Layout, keep_times: bool) -> Vec<Planned> {
+    let modified = |i: usize| if keep_times { from.modified(i) } else { None };
     layout
         .items
         .iter()
@@ -44,6 +46,7 @@ pub(crate) fn plan(from: &dyn Reader, layout: &Layout) -> Vec<Planned> {
                     is_dir: e.is_dir,
                     source: Some(*i),
                     origin: Origin::Copied,
+                    modified: modified(*i),
                 }
             }
             Content::Replace(i, bytes) => Planned {
@@ -52,6 +55,7 @@ pub(crate) fn plan(from: &dyn Reader, layout: &Layout) -> Vec<Planned> {
                 is_dir: false,
                 source: Some(*i),
                 origin: Origin::Replaced,
+                modified: modified(*i),
             },
             Content::Add(bytes) => Planned {
                 name: item.name.clone(),
@@ -59,6 +63,7 @@ pub(crate) fn plan(from: &dyn Reader, layout: &Layout) -> Vec<Planned> {
                 is_dir: item.name.ends_with('/'),
                 source: None,
                 origin: Origin::Added,
+                modified: None,
             },
         })
         .collect()

@@ -6,6 +6,8 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use time::PrimitiveDateTime;
+
 use super::Entry;
 use super::format::{EntryStream, Fault, Finished, Format, Planned, Reader, Source, Span, Writer};
 use crate::error::{Error, Location, Result};
@@ -17,20 +19,38 @@ pub(crate) struct DirReader {
     span: Span,
     entries: Vec<Entry>,
     paths: Vec<PathBuf>,
+    /// Each entry's modification time, in UTC.
+    times: Vec<Option<PrimitiveDateTime>>,
 }
+
+/// What the walk finds for one entry.
+type Found = (Entry, PathBuf, Option<PrimitiveDateTime>);
 
 impl DirReader {
     pub(crate) fn open(span: Span) -> Result<DirReader> {
-        let mut found = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
         walk(&span.path, &span.path, &mut found)?;
         found.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-        let (entries, paths) = found.into_iter().unzip();
-        Ok(DirReader {
+        let mut reader = DirReader {
             span,
-            entries,
-            paths,
-        })
+            entries: Vec::with_capacity(found.len()),
+            paths: Vec::with_capacity(found.len()),
+            times: Vec::with_capacity(found.len()),
+        };
+        for (entry, path, time) in found {
+            reader.entries.push(entry);
+            reader.paths.push(path);
+            reader.times.push(time);
+        }
+        Ok(reader)
     }
+}
+
+/// A file's modification time in UTC (a zip's DOS time has no zone, and
+/// the host's zone would make the output depend on where it was built).
+fn utc(meta: &fs::Metadata) -> Option<PrimitiveDateTime> {
+    let t = time::OffsetDateTime::from(meta.modified().ok()?);
+    Some(PrimitiveDateTime::new(t.date(), t.time()))
 }
 
 impl Reader for DirReader {
@@ -61,11 +81,16 @@ impl Reader for DirReader {
         (!self.entries[index].is_dir).then(|| self.paths[index].as_path())
     }
 
+    fn modified(&self, index: usize) -> Option<PrimitiveDateTime> {
+        self.times[index]
+    }
+
     fn reopen(&self, _source: Box<dyn Source>) -> Result<Box<dyn Reader>> {
         Ok(Box::new(DirReader {
             span: self.span.clone(),
             entries: self.entries.clone(),
             paths: self.paths.clone(),
+            times: self.times.clone(),
         }))
     }
 
@@ -82,7 +107,7 @@ fn relative_name(top: &Path, path: &Path) -> String {
         .join("/")
 }
 
-fn walk(top: &Path, dir: &Path, out: &mut Vec<(Entry, PathBuf)>) -> Result<()> {
+fn walk(top: &Path, dir: &Path, out: &mut Vec<Found>) -> Result<()> {
     let read = fs::read_dir(dir).map_err(|e| Error::io(dir, "cannot list", e))?;
     let mut any = false;
     for child in read {
@@ -105,7 +130,7 @@ fn walk(top: &Path, dir: &Path, out: &mut Vec<(Entry, PathBuf)>) -> Result<()> {
                 size: meta.len(),
                 is_dir: false,
             };
-            out.push((entry, path));
+            out.push((entry, path, utc(&meta)));
         } else {
             return Err(Error::UnsafeEntry {
                 at: Location::entry(top, name),
@@ -119,7 +144,8 @@ fn walk(top: &Path, dir: &Path, out: &mut Vec<(Entry, PathBuf)>) -> Result<()> {
             size: 0,
             is_dir: true,
         };
-        out.push((entry, dir.to_path_buf()));
+        let time = fs::metadata(dir).ok().as_ref().and_then(utc);
+        out.push((entry, dir.to_path_buf(), time));
     }
     Ok(())
 }
@@ -186,10 +212,12 @@ pub fn check_writable(input: &Path, names: &[&str]) -> Result<()> {
 }
 
 /// Writes the output as files under a folder that exists and is empty (the
-/// caller's temporary folder). Each file is synced before the next.
+/// caller's temporary folder). Each file is synced before the next. With
+/// `--keep-times`, each file gets its input entry's modification time.
 pub(crate) struct DirWriter {
     root: PathBuf,
     names: Vec<String>,
+    times: Vec<Option<PrimitiveDateTime>>,
 }
 
 impl DirWriter {
@@ -197,6 +225,7 @@ impl DirWriter {
         DirWriter {
             root,
             names: plan.iter().map(|p| p.name.clone()).collect(),
+            times: plan.iter().map(|p| p.modified).collect(),
         }
     }
 
@@ -214,6 +243,11 @@ impl Writer for DirWriter {
         let mut file =
             fs::File::create(&target).map_err(|e| Error::io(&target, "cannot create", e))?;
         io::copy(content, &mut file).map_err(|e| Error::io(&target, "cannot write", e))?;
+        if let Some(t) = self.times[row] {
+            let when = std::time::SystemTime::from(t.assume_utc());
+            file.set_modified(when)
+                .map_err(|e| Error::io(&target, "cannot set the time of", e))?;
+        }
         file.sync_all()
             .map_err(|e| Error::io(&target, "cannot write", e))?;
         Ok(None)

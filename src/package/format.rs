@@ -174,6 +174,9 @@ impl<T: Read + Seek + Send> Source for T {}
 pub struct Facts {
     /// A cabinet's folders, compression and signature.
     pub cab: Option<cab::CabInfo>,
+    /// Bytes after the archive's end that belong to no entry (offset,
+    /// count): not read, and not copied to an output.
+    pub trailing: Option<(u64, u64)>,
 }
 
 /// Reads one archive: lists its entries and streams their content. It owns
@@ -191,6 +194,12 @@ pub(crate) trait Reader: Send {
     }
     /// A reader over entry `index`'s uncompressed content.
     fn open(&mut self, index: usize) -> Result<EntryStream<'_>>;
+    /// Entry `index`'s modification time, when the format records one (a
+    /// zip's or cabinet's DOS time, a file's mtime in UTC), for
+    /// `--keep-times`.
+    fn modified(&self, _index: usize) -> Option<time::PrimitiveDateTime> {
+        None
+    }
     /// The file on disk that holds entry `index` as it is, when there is
     /// one (a folder package's file): readers that need `Seek` use it in place.
     fn file(&self, _index: usize) -> Option<&Path> {
@@ -282,6 +291,9 @@ pub(crate) struct Planned {
     pub source: Option<usize>,
     /// Copied, replaced or added.
     pub origin: Origin,
+    /// With `--keep-times`, the input entry's modification time; `None`
+    /// gives the fixed 1980-01-01 00:00:00 (see the module docs).
+    pub modified: Option<time::PrimitiveDateTime>,
 }
 
 /// The output file under a writer: hashed as it is written, buffered, and

@@ -25,28 +25,44 @@
 //! every container alike: a name that is absolute, has a drive letter, or has
 //! a `..` component (with `/` or `\` separators) is refused, and so are
 //! symlinks, encrypted entries and two names that differ only in letter case
-//! (Windows would write them to one file).
+//! (Windows would write them to one file). A zip name stored without the
+//! UTF-8 flag is code page 437, as Windows reads it; names are checked and
+//! reported in that decoded form, and a zip output writes them back with
+//! their stored bytes (see [`zip`]).
 //!
 //! # Determinism
 //! The same input and options give byte-identical output:
 //! - entries are written in the input's order (a folder is listed in byte
 //!   order of its `/`-joined relative paths), with added entries last;
-//! - zip to zip: untouched entries are raw copies (compressed bytes, header
-//!   fields, timestamps and extra fields as in the input); an edited entry
-//!   keeps its input entry's timestamp, permissions and compression method;
-//! - a folder to zip: every entry gets the DOS epoch 1980-01-01 00:00:00 as
-//!   its time, Unix permissions 0644 (0755 for folders) with "made by"
-//!   Unix whatever the host (sepkg.exe writes the same bytes), Deflate
-//!   level 6, and no extra fields; a file that deflating would not make smaller is
-//!   stored instead (for a file over 4 MiB, decided on its first MiB), and
-//!   the manifest names each entry's method;
+//! - zip to zip: an untouched entry is copied as stored (local header,
+//!   compressed data and data descriptor byte for byte; its central record
+//!   as stored but for the local header offset); an edited entry keeps
+//!   every header field of its input entry but CRC and sizes (time,
+//!   attributes, extra fields, method, Zip64 form, data descriptor form);
+//!   the end records keep the input's form (Zip64 or not, which fields hold
+//!   sentinels, the archive comment); bytes after the input's end are not
+//!   copied (transform warns);
+//! - a folder (or a cabinet) to zip: every entry gets the DOS epoch
+//!   1980-01-01 00:00:00 as its time, Unix permissions 0644 (0755 for
+//!   folders), made by Unix whatever the host (sepkg.exe writes the same
+//!   bytes), Deflate level 6, and no extra fields; a file
+//!   that deflating would not make smaller is stored instead (for a file
+//!   over 4 MiB, decided on its first MiB), and the manifest names each
+//!   entry's method; names that are not ASCII get the UTF-8 flag;
 //! - an added entry (a sylink.xml where the root had none) gets the same
 //!   fixed time, permissions and compression;
+//! - `--keep-times` ([`OutputSpec::keep_times`]) is the one option that
+//!   brings a time into the output: entries written afresh (above, and every
+//!   cabinet file) then take their input entry's modification time (a
+//!   folder file's mtime as UTC, a zip entry's or a cabinet file's DOS date),
+//!   rounded up to even seconds; the output still depends on the input
+//!   alone, but now on its times too, so a copy of a folder that lost its
+//!   mtimes gives other bytes;
 //! - a cabinet output (from any input) is written afresh: MSZIP folders
 //!   (flate2 at its best level, as the `cab` crate sets it), files in
 //!   layout order, a new folder only when one would pass 1 GiB of data (so
 //!   the split depends on sizes alone), every file dated 1980-01-01
-//!   00:00:00 with exactly the archive attribute, names with `\`
+//!   00:00:00 (unless `--keep-times`) with exactly the archive attribute, names with `\`
 //!   separators, no reserve areas, cabinet set id 0;
 //! - an .exe output is the stub's bytes unchanged, then the payload written
 //!   as above (zip or cabinet); when the stub was signed, its certificate
@@ -57,6 +73,7 @@
 pub mod cab;
 mod copy;
 pub mod dir;
+mod dos;
 pub mod exe;
 pub mod format;
 pub mod sevenz;
@@ -98,10 +115,27 @@ pub fn detect(path: &Path) -> Result<Kind> {
         (None, [0xD0, 0xCF, 0x11, 0xE0, ..]) => Err(not(
             "an MSI or other OLE file on its own: give the whole package (folder or archive)",
         )),
-        (None, _) => Err(not(&format!(
-            "unrecognised content (starts with {})",
-            hex::encode(magic)
-        ))),
+        (None, m) if zip::is_split_start(m) => Err(zip::split_zip(path, zip::SplitPart::First)),
+        (None, _) => match zip::split_parts(path) {
+            Some(parts) => Err(zip::split_zip(path, zip::SplitPart::Last(parts))),
+            None => Err(not(&unrecognised(path, magic))),
+        },
+    }
+}
+
+/// Why a file is not a package, from its first bytes (and, for the middle
+/// parts of a split zip, which hold no record to recognise, its name).
+fn unrecognised(path: &Path, magic: &[u8]) -> String {
+    let text = format!("unrecognised content (starts with {})", hex::encode(magic));
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref().and_then(|e| e.strip_prefix('z')) {
+        Some(n) if n.len() == 2 && n.bytes().all(|b| b.is_ascii_digit()) => format!(
+            "{text}; its name ends like a middle part of a split zip (NAME.z01, NAME.z02, ... and NAME.zip), which holds no record to recognise: {}",
+            zip::SPLIT_ADVICE
+        ),
+        _ => text,
     }
 }
 
@@ -260,6 +294,12 @@ impl Package {
             exe: self.exe.clone(),
             cab: self.reader.facts().cab,
         }
+    }
+
+    /// Bytes after the end of the archive that no entry holds (offset,
+    /// count), such as junk appended to a zip: they are not copied.
+    pub fn trailing_data(&self) -> Option<(u64, u64)> {
+        self.reader.facts().trailing
     }
 
     /// The input path.
@@ -502,6 +542,10 @@ pub struct OutputSpec {
     pub stub: Option<exe::Stub>,
     /// Who signs an .exe output (`--sign`): None leaves it unsigned.
     pub sign: Option<std::sync::Arc<crate::authenticode::Signer>>,
+    /// `--keep-times`: entries sepkg writes afresh take their input
+    /// entry's modification time instead of 1980-01-01 (see the module
+    /// docs on determinism).
+    pub keep_times: bool,
 }
 
 impl OutputSpec {
@@ -523,6 +567,7 @@ impl OutputSpec {
                 format,
                 stub: None,
                 sign: None,
+                keep_times: false,
             });
         }
         let stub = match (stub, pkg.kind()) {
@@ -540,6 +585,7 @@ impl OutputSpec {
             format: stub.payload,
             stub: Some(stub),
             sign: None,
+            keep_times: false,
         })
     }
 
@@ -587,7 +633,7 @@ pub fn write(
     name: &str,
     progress: &dyn crate::Progress,
 ) -> Result<Written> {
-    let plan = copy::plan(pkg.reader.as_ref(), layout);
+    let plan = copy::plan(pkg.reader.as_ref(), layout, spec.keep_times);
     progress.start(plan.iter().map(|p| p.size).sum(), name);
     if spec.format == Format::Dir {
         let writer = format::writer(

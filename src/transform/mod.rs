@@ -111,6 +111,10 @@ pub struct Job {
     pub edits: Vec<Edit>,
     /// Who signs an .exe output (`--sign`, `--sign-cert`).
     pub sign: Option<std::sync::Arc<crate::authenticode::Signer>>,
+    /// `--keep-times`: entries written afresh (a folder's or a cabinet's
+    /// files in a zip, any file in a cabinet) take their input entry's
+    /// modification time instead of 1980-01-01.
+    pub keep_times: bool,
 }
 
 impl Job {
@@ -213,13 +217,28 @@ pub fn run(job: &Job, sylink: &ManagedSylink, progress: &dyn crate::Progress) ->
         )));
     }
     spec.sign = job.sign.clone();
+    spec.keep_times = job.keep_times;
     let mut plan = plan(&mut pkg, sylink, &job.edits)?;
+    plan.warnings.extend(trailing_data(&pkg));
     if spec.kind() == Kind::Dir {
         let names: Vec<&str> = plan.layout.items.iter().map(|i| i.name.as_str()).collect();
         crate::package::dir::check_writable(&job.input, &names)?;
     }
     plan.warnings.extend(lost_signatures(&pkg, &spec));
     output::write(&mut pkg, plan, sylink, &spec, &output, progress)
+}
+
+/// Bytes after the end of the input archive (junk appended to a zip): no
+/// entry holds them and the output does not carry them.
+fn trailing_data(pkg: &Package) -> Option<Warning> {
+    let (offset, count) = pkg.trailing_data()?;
+    Some(Warning {
+        code: "zip-trailing-data",
+        entry: file_name(pkg.path()),
+        message: format!(
+            "{count} bytes follow the end of the zip (from offset {offset}); they belong to no entry and are not copied to the output: check where they came from (an interrupted copy, a second archive appended, a signature) if the input should not have them"
+        ),
+    })
 }
 
 /// Signatures the output cannot keep: the stub's (a new payload makes it

@@ -32,6 +32,7 @@ mod sevenz;
 mod support;
 mod transform;
 mod verify;
+mod zipfidelity;
 
 /// Trials that fail today because of a bug in `src/`, with the bug. Each
 /// asserts the correct behaviour and still runs: while it fails it is
@@ -55,6 +56,7 @@ fn main() {
     trials.extend(sevenz::trials());
     trials.extend(authenticode::trials());
     trials.extend(verify::trials());
+    trials.extend(zipfidelity::trials());
     trials.extend(setaid_props::trials());
     trials.extend(audit::trials());
     #[cfg(unix)]

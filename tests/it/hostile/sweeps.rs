@@ -39,6 +39,7 @@ fn transform(
         stub: None,
         edits: Vec::new(),
         sign: None,
+        keep_times: false,
     };
     sepkg::transform::run(&job, sylink, &sepkg::NoProgress)
         .map(drop)

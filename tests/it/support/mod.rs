@@ -5,6 +5,7 @@ pub mod r#gen;
 pub mod harness;
 pub mod sevenz;
 pub mod web;
+pub mod zips;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
