@@ -137,6 +137,14 @@ pub struct Manifest {
     pub warnings: Vec<Warning>,
     /// Every file entry of the output, in order.
     pub entries: Vec<WrittenEntry>,
+    /// For a 7z output (or an .exe with a 7z payload): each folder (solid
+    /// block) written, with what was done to it: `copied` from the input
+    /// as it was, `spliced` (the input's LZMA2 chunks before the first
+    /// changed file kept, the rest encoded), `reencoded`, `split` (files
+    /// that are mostly incompressible stored apart) or `added` (new files).
+    /// Absent for other formats.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub folders: Vec<crate::package::UnitReport>,
 }
 
 impl Manifest {

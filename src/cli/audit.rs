@@ -257,6 +257,29 @@ fn container_lines(s: &mut String, p: &PackageReport) {
             let _ = writeln!(s, "  SFX settings: {}", settings.join(" "));
         }
     }
+    if let Some(z) = &p.container.sevenz {
+        let dictionary = z
+            .dictionary
+            .map_or("none".to_string(), |d| format!("{} KiB", d >> 10));
+        let header = z.header_method.as_deref().unwrap_or("plain");
+        let _ = writeln!(
+            s,
+            "  7z: {} folder(s), {}, largest dictionary {dictionary}, header {header}",
+            z.folders,
+            if z.solid { "solid" } else { "not solid" }
+        );
+        for (n, u) in z.units.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "    folder {}: {}, {} file(s), {} bytes in {} packed",
+                n + 1,
+                u.method,
+                u.files,
+                u.size,
+                u.packed
+            );
+        }
+    }
     if let Some(cab) = &p.container.cab {
         let _ = writeln!(
             s,

@@ -421,6 +421,9 @@ fn human(input: &Path, o: &Outcome) -> String {
     for w in &m.warnings {
         let _ = writeln!(s, "  warning: {}: {}", w.entry, w.message);
     }
+    for (n, f) in m.folders.iter().enumerate() {
+        let _ = writeln!(s, "  7z folder {}: {}", n + 1, folder_line(f));
+    }
     let _ = writeln!(
         s,
         "  output:   {} ({} bytes, {} entries)",
@@ -452,4 +455,24 @@ fn signed_lines(sig: &crate::authenticode::Signed) -> String {
         s.push_str(&format!("  timestamp: {time} by {}\n", tsa.subject));
     }
     s
+}
+
+/// One 7z output folder: what was done, its coders, files and sizes.
+fn folder_line(f: &crate::package::UnitReport) -> String {
+    let action = serde_json::to_value(f.action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let coders = match &f.input_method {
+        Some(before) => format!("{before} -> {}", f.method),
+        None => f.method.clone(),
+    };
+    let kept = f
+        .kept
+        .map(|k| format!(", {k} of them kept as they were"))
+        .unwrap_or_default();
+    format!(
+        "{action} ({coders}), {} files, {} bytes in {} packed{kept}",
+        f.files, f.size, f.packed
+    )
 }

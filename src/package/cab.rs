@@ -778,6 +778,25 @@ impl Writer for CabWriter {
             .writer
             .finish()
             .map_err(|e| Error::io(&self.dest, "cannot write", e))?;
-        Ok(Finished::File(window.into_inner()))
+        Ok(Finished::File(window.into_inner(), Vec::new()))
     }
+}
+
+/// The end of the cabinet starting at `at` in `file` (an .exe's payload):
+/// its header's cbCabinet.
+pub(crate) fn locate(file: &mut File, path: &Path, at: u64) -> Result<u64> {
+    let mut header = [0u8; 12];
+    file.seek(io::SeekFrom::Start(at))
+        .map_err(|e| Error::io(path, "cannot read", e))?;
+    let n = super::read_up_to(file, &mut header).map_err(|e| Error::io(path, "cannot read", e))?;
+    if n < header.len() {
+        return Err(corrupt(
+            Location::file(path),
+            format!("the file ends inside the cabinet header at offset {at} (truncated)"),
+        ));
+    }
+    Ok(at
+        + u64::from(u32::from_le_bytes([
+            header[8], header[9], header[10], header[11],
+        ])))
 }

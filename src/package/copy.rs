@@ -111,14 +111,17 @@ pub(crate) fn run(
         Some((from.reopen(Box::new(source.clone()))?, source))
     };
     let cancel = AtomicBool::new(false);
+    // Unless the second reader reads the input through the hashed source,
+    // the input is hashed beside the writer by a thread of its own.
+    let through_source = second.is_some() && from.reopen_reads_source();
     let whole_file =
-        (second.is_none() && from.format() != Format::Dir).then(|| from.span().path.clone());
+        (!through_source && from.format() != Format::Dir).then(|| from.span().path.clone());
     let (rows, hashed, file_digest) = std::thread::scope(|scope| {
         let hasher = second.map(|(reader, source)| {
             let (jobs, cancel) = (&jobs, &cancel);
+            let source = through_source.then_some(source);
             scope.spawn(move || hash_rows(reader, source, jobs, cancel))
         });
-        // Without a digest thread, the input is hashed beside the writer.
         let file_hasher = whole_file
             .as_deref()
             .map(|path| scope.spawn(move || digest::of_file(path)));
@@ -144,7 +147,7 @@ pub(crate) fn run(
     });
     let mut rows = rows?;
     let (digests, mut input) = match hashed.transpose()? {
-        Some((d, input)) => (d, Some(input)),
+        Some((d, input)) => (d, input),
         None => (Vec::new(), None),
     };
     if let Some(d) = file_digest.transpose()? {
@@ -261,7 +264,14 @@ fn copy_rows(
     let mut row = 0;
     while row < plan.len() {
         if let Some((unit, range)) = next_raw.next_if(|(_, r)| r.start == row) {
-            let taken = writer.copy_raw(from, *unit)?;
+            let new: Vec<(usize, &[u8])> = range
+                .clone()
+                .filter_map(|r| match &layout.items[r].content {
+                    Content::Replace(_, bytes) | Content::Add(bytes) => Some((r, bytes.as_slice())),
+                    Content::Copy(_) => None,
+                })
+                .collect();
+            let taken = writer.copy_raw(from, *unit, &new)?;
             if taken.len() != range.len() {
                 return Err(Error::Internal(format!(
                     "unit {unit} was copied as {} rows, planned as {}",
@@ -271,9 +281,15 @@ fn copy_rows(
             }
             for (t, r) in taken.into_iter().zip(range.clone()) {
                 progress.advance(plan[r].size);
+                // New bytes are hashed here; copied ones by the digest thread.
+                let digest = t.digest.or_else(|| {
+                    new.iter()
+                        .find(|(n, _)| *n == r)
+                        .map(|(_, bytes)| digest::of_bytes(bytes))
+                });
                 rows.push(Row {
                     method: t.method,
-                    digest: t.digest,
+                    digest,
                 });
             }
             row = range.end;
@@ -434,15 +450,20 @@ impl Read for Tracked<'_> {
     }
 }
 
+/// The digest thread's result: each raw row's content digest, and the
+/// input's digest when it read the input through the hashed source.
+type RowDigests = (Vec<(usize, Digest)>, Option<Digest>);
+
 /// Hashes the content of each `(row, entry)` of `jobs` through `reader`, in
-/// order; then the rest of the input file through `source`. Stops early
+/// order; then, when `source` is the reader's source, the rest of the
+/// input file through it (the input's digest). Stops early
 /// when `cancel` is set (the writer failed; the result is not used).
 fn hash_rows(
     mut reader: Box<dyn Reader>,
-    source: SharedHasher,
+    source: Option<SharedHasher>,
     jobs: &[(usize, usize)],
     cancel: &AtomicBool,
-) -> Result<(Vec<(usize, Digest)>, Digest)> {
+) -> Result<RowDigests> {
     let mut buf = vec![0u8; 1 << 18];
     let mut digests = Vec::with_capacity(jobs.len());
     for &(row, entry) in jobs {
@@ -464,8 +485,8 @@ fn hash_rows(
     let path = reader.span().path.clone();
     drop(reader);
     let whole = source
-        .finish()
-        .map_err(|e| Error::io(&path, "cannot read", e))?;
+        .map(|s| s.finish().map_err(|e| Error::io(&path, "cannot read", e)))
+        .transpose()?;
     Ok((digests, whole))
 }
 

@@ -23,8 +23,6 @@
 //! truncation with our own errors, and a general-purpose parser would add a
 //! large dependency for that.
 //!
-//! A 7z payload is refused: no 7z reader is a dependency of this build, so
-//! neither a transform nor `--to zip` can read it.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
@@ -371,44 +369,7 @@ fn examine(path: &Path) -> Result<Examined> {
     }
     let payload = match found {
         None => None,
-        Some((at, which)) => {
-            let kind = [Format::Zip, Format::Cab, Format::SevenZ][which];
-            let end = match kind {
-                Format::Cab => {
-                    let mut h = [0u8; 12];
-                    read_at(&mut file, path, at, &mut h, "cabinet header")?;
-                    at + u64::from(u32_at(&h, 8))
-                }
-                Format::Zip => zip_end(&mut file, path, at, search_end)?,
-                Format::Dir | Format::SevenZ => search_end,
-            };
-            if end > search_end {
-                return Err(corrupt(
-                    path,
-                    format!(
-                        "the {} payload at offset {at} declares {} bytes but the file has only {} there: truncated",
-                        kind.name(),
-                        end - at,
-                        search_end - at
-                    ),
-                ));
-            }
-            // osslsigncode pads to 8 bytes before the certificate table; more
-            // than that, or anything but zeros, is data sepkg would lose.
-            let gap = search_end - end;
-            let mut tail = vec![0u8; gap.min(8) as usize];
-            read_at(&mut file, path, end, &mut tail, "overlay")?;
-            if gap >= 8 || tail.iter().any(|b| *b != 0) {
-                return Err(corrupt(
-                    path,
-                    format!(
-                        "{gap} unknown bytes follow the {} payload (offset {end}); sepkg would not keep them, so it refuses to rebuild this .exe",
-                        kind.name()
-                    ),
-                ));
-            }
-            Some((kind, at, end))
-        }
+        Some((at, _)) => find_payload(&mut file, path, at, search_end)?,
     };
     Ok(Examined {
         pe,
@@ -418,38 +379,80 @@ fn examine(path: &Path) -> Result<Examined> {
     })
 }
 
-/// The end of the zip starting at `start`: after its end-of-central-
-/// directory record (found from the back, within the 64 KiB a comment can
-/// take) and comment.
-fn zip_end(file: &mut File, path: &Path, start: u64, search_end: u64) -> Result<u64> {
-    let from = search_end.saturating_sub(22 + 0xFFFF + 8).max(start);
-    let mut tail = vec![0u8; (search_end - from) as usize];
-    read_at(file, path, from, &mut tail, "zip payload")?;
-    let mut i = tail.len().saturating_sub(22);
-    loop {
-        if i + 22 <= tail.len() && tail[i..].starts_with(b"PK\x05\x06") {
-            let comment = u64::from(u16_at(&tail, i + 20));
-            let end = from + i as u64 + 22 + comment;
-            if end <= search_end {
-                return Ok(end);
+/// The payload in `file[from..search_end]`: the first archive whose
+/// signature is found there and whose format confirms it (a 7z signature
+/// whose start header does not check is passed over, as 7-Zip does: a
+/// self-extractor's own code can hold those six bytes). Refuses a payload
+/// that runs past `search_end` or is followed by data sepkg would lose.
+fn find_payload(
+    file: &mut File,
+    path: &Path,
+    mut from: u64,
+    search_end: u64,
+) -> Result<Option<(Format, u64, u64)>> {
+    let archives: [&[u8]; 3] = [ZIP_MAGIC, CAB_MAGIC, SEVEN_ZIP_MAGIC];
+    // The first signature that its format did not confirm, for the message
+    // when no payload is found at all.
+    let mut unconfirmed = None;
+    let (format, at, end) = loop {
+        let Some((at, which)) = find(file, path, from, search_end, &archives)? else {
+            return match unconfirmed {
+                Some((format, at)) => Err(unconfirmed_payload(path, format, at)),
+                None => Ok(None),
+            };
+        };
+        let format = [Format::Zip, Format::Cab, Format::SevenZ][which];
+        match super::format::locate(format, file, path, at, search_end)? {
+            Some((start, end)) => break (format, start, end),
+            None => {
+                unconfirmed.get_or_insert((format, at));
+                from = at + 1;
             }
         }
-        if i == 0 {
-            break;
-        }
-        i -= 1;
+    };
+    if end > search_end {
+        return Err(corrupt(
+            path,
+            format!(
+                "the {} payload at offset {at} declares {} bytes but the file has only {} there: truncated",
+                format.name(),
+                end - at,
+                search_end - at
+            ),
+        ));
     }
-    Err(Error::corrupt(
-        Location::file(path),
-        "zip",
-        format!(
-            "the zip payload at offset {start} has no end-of-central-directory record: truncated"
-        ),
-    ))
+    // osslsigncode pads to 8 bytes before the certificate table; more
+    // than that, or anything but zeros, is data sepkg would lose.
+    let gap = search_end - end;
+    let mut tail = vec![0u8; gap.min(8) as usize];
+    read_at(file, path, end, &mut tail, "overlay")?;
+    if gap >= 8 || tail.iter().any(|b| *b != 0) {
+        return Err(corrupt(
+            path,
+            format!(
+                "{gap} unknown bytes follow the {} payload (offset {end}); sepkg would not keep them, so it refuses to rebuild this .exe",
+                format.name()
+            ),
+        ));
+    }
+    Ok(Some((format, at, end)))
 }
 
-/// Facts about the .exe at `path`, without listing its payload: works for
-/// a 7z payload too, which [`super::Package::open`] refuses. For `audit`.
+/// A payload signature whose archive does not check: the self-extractor
+/// could not read it either.
+fn unconfirmed_payload(path: &Path, format: Format, at: u64) -> Error {
+    Error::corrupt(
+        Location::file(path),
+        format.name(),
+        format!(
+            "the {} archive at offset {at} is damaged: its start header does not check (a truncated or altered download?); export or download the package again",
+            format.name()
+        ),
+    )
+}
+
+/// Facts about the .exe at `path`, without listing its payload: for
+/// `audit` and tests.
 pub fn inspect(path: &Path) -> Result<ExeInfo> {
     let layout = examine(path)?;
     info(path, &layout)
@@ -477,16 +480,6 @@ fn info(path: &Path, layout: &Examined) -> Result<ExeInfo> {
 pub(crate) fn payload(path: &Path) -> Result<(ExeInfo, Format, Span)> {
     let layout = examine(path)?;
     let info = info(path, &layout)?;
-    if info.payload_kind == Format::SevenZ {
-        return Err(Error::corrupt(
-            Location::file(path),
-            "exe",
-            format!(
-                "the payload is a 7z archive (offset {}, {} bytes), which this build of sepkg cannot read, so it can neither transform it nor convert it with --to zip; extract it with `7zz x`, then transform the extracted folder",
-                info.payload_offset, info.payload_size
-            ),
-        ));
-    }
     let span = Span {
         path: path.to_path_buf(),
         base: info.payload_offset,
@@ -509,8 +502,12 @@ pub struct Stub {
     pub source: PathBuf,
     /// How many of its bytes are copied.
     pub len: u64,
-    /// The payload format to write after it (the source's own, else zip).
+    /// The payload format to write after it: the source's own (the one its
+    /// self-extractor reads), or zip for a program with no payload.
     pub payload: Format,
+    /// False for a program with no payload, whose self-extractor's format
+    /// sepkg cannot know.
+    pub has_payload: bool,
     /// The source's Authenticode signature, which the output loses.
     pub signature: Option<Signature>,
     security_dir_at: Option<u64>,
@@ -524,20 +521,15 @@ impl Stub {
     /// table.
     pub fn from_exe(path: &Path) -> Result<Stub> {
         let layout = examine(path)?;
-        let (len, payload) = match layout.payload {
-            Some((Format::SevenZ, at, _)) => {
-                return Err(Error::Usage(format!(
-                    "{}: its payload (offset {at}) is a 7z archive; sepkg writes zip or cabinet payloads, which this stub's self-extractor would not read: give a stub made for zip or cabinet payloads",
-                    path.display()
-                )));
-            }
-            Some((format, at, _)) => (at, format),
-            None => (layout.search_end, Format::Zip),
+        let (len, payload, has_payload) = match layout.payload {
+            Some((format, at, _)) => (at, format, true),
+            None => (layout.search_end, Format::Zip, false),
         };
         Ok(Stub {
             source: path.to_path_buf(),
             len,
             payload,
+            has_payload,
             signature: layout.pe.signature.clone(),
             security_dir_at: layout.pe.security_dir_at,
             checksum_at: layout.pe.checksum_at,

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Entry, Origin, cab, dir, zip};
+use super::{Entry, Origin, cab, dir, sevenz, zip};
 use crate::digest::{Digest, HashingWriter};
 use crate::error::{Error, Location, Result};
 
@@ -46,7 +46,12 @@ pub enum Kind {
     Zip,
     /// A Microsoft cabinet (.cab).
     Cab,
-    /// A single-file .exe export: a PE stub followed by a zip or cab payload.
+    /// A 7z archive.
+    #[serde(rename = "7z")]
+    #[value(name = "7z")]
+    SevenZ,
+    /// A single-file .exe export: a PE stub followed by a zip, cabinet or
+    /// 7z payload (a 7-Zip self-extractor).
     Exe,
 }
 
@@ -57,6 +62,7 @@ impl Kind {
             Kind::Dir => "",
             Kind::Zip => "zip",
             Kind::Cab => "cab",
+            Kind::SevenZ => "7z",
             Kind::Exe => "exe",
         }
     }
@@ -76,6 +82,7 @@ impl Kind {
             Kind::Dir => Some(Format::Dir),
             Kind::Zip => Some(Format::Zip),
             Kind::Cab => Some(Format::Cab),
+            Kind::SevenZ => Some(Format::SevenZ),
             Kind::Exe => None,
         }
     }
@@ -91,7 +98,7 @@ pub enum Format {
     Zip,
     /// A Microsoft cabinet.
     Cab,
-    /// A 7z archive: recognised, not yet read or written by this build.
+    /// A 7z archive.
     #[serde(rename = "7z")]
     SevenZ,
 }
@@ -107,14 +114,13 @@ impl Format {
         }
     }
 
-    /// The [`Kind`] a package file of this format is (`None`: a format
-    /// that is only found inside an .exe).
-    pub fn kind(self) -> Option<Kind> {
+    /// The [`Kind`] a package file of this format is.
+    pub fn kind(self) -> Kind {
         match self {
-            Format::Dir => Some(Kind::Dir),
-            Format::Zip => Some(Kind::Zip),
-            Format::Cab => Some(Kind::Cab),
-            Format::SevenZ => None,
+            Format::Dir => Kind::Dir,
+            Format::Zip => Kind::Zip,
+            Format::Cab => Kind::Cab,
+            Format::SevenZ => Kind::SevenZ,
         }
     }
 
@@ -177,6 +183,8 @@ pub struct Facts {
     /// Bytes after the archive's end that belong to no entry (offset,
     /// count): not read, and not copied to an output.
     pub trailing: Option<(u64, u64)>,
+    /// A 7z archive's folders, coders, dictionary and header.
+    pub sevenz: Option<sevenz::Facts>,
 }
 
 /// Reads one archive: lists its entries and streams their content. It owns
@@ -208,6 +216,13 @@ pub(crate) trait Reader: Send {
     /// The same archive read again through `source` (the whole input
     /// file), for a second thread.
     fn reopen(&self, source: Box<dyn Source>) -> Result<Box<dyn Reader>>;
+    /// True when a reader made by [`Reader::reopen`] reads the whole
+    /// archive through its source (the zip reader does), so that the
+    /// source's hash is the input's digest; false when it opens the file
+    /// itself (then the input is hashed on a thread of its own).
+    fn reopen_reads_source(&self) -> bool {
+        false
+    }
     /// Facts about the archive, for reports.
     fn facts(&self) -> Facts {
         Facts::default()
@@ -223,17 +238,26 @@ pub(crate) fn open(format: Format, span: Span) -> Result<Box<dyn Reader>> {
         Format::Dir => Box::new(dir::DirReader::open(span)?),
         Format::Zip => Box::new(zip::ZipReader::open(span)?),
         Format::Cab => Box::new(cab::CabReader::open(span)?),
-        Format::SevenZ => return Err(no_sevenz(&span.path)),
+        Format::SevenZ => Box::new(sevenz::SevenZReader::open(span)?),
     })
 }
 
-/// This build reads and writes no 7z archive.
-fn no_sevenz(path: &Path) -> Error {
-    Error::corrupt(
-        Location::file(path),
-        "7z",
-        "this build of sepkg cannot read or write 7z archives; extract it with `7zz x`, then transform the extracted folder",
-    )
+/// Where the archive of `format` that starts at or after `at` lies in
+/// `file` (an .exe's overlay, searched up to `end`): its start and end.
+/// `None` when there is no such archive there.
+pub(crate) fn locate(
+    format: Format,
+    file: &mut std::fs::File,
+    path: &Path,
+    at: u64,
+    end: u64,
+) -> Result<Option<(u64, u64)>> {
+    match format {
+        Format::Zip => zip::locate(file, path, at, end).map(|e| Some((at, e))),
+        Format::Cab => cab::locate(file, path, at).map(|e| Some((at, e))),
+        Format::SevenZ => sevenz::locate(file, path, at, end),
+        Format::Dir => Ok(None),
+    }
 }
 
 /// Who is to blame when reading an entry fails.
@@ -258,8 +282,18 @@ impl<'a> EntryStream<'a> {
     }
 
     /// The error a failed read of this stream is: it names the file and
-    /// the entry, and says whose fault it is.
+    /// the entry, and says whose fault it is. A reader that reports its
+    /// errors as [`Error`] values carried inside the `io::Error` (the 7z
+    /// reader does) gets that error back as it was.
     pub fn error(&self, e: io::Error) -> Error {
+        let e = if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+                Some(Ok(carried)) => return *carried,
+                _ => io::Error::other("a read failed"),
+            }
+        } else {
+            e
+        };
         match &self.fault {
             Fault::File(path) => Error::io(path, "cannot read", e),
             Fault::Archive(format) => Error::corrupt_from(self.at.clone(), format, e),
@@ -310,8 +344,9 @@ pub(crate) enum Target {
 
 /// What a writer returns when it is done.
 pub(crate) enum Finished {
-    /// The file, flushed.
-    File(Out),
+    /// The file, flushed, and what was done with each unit written (7z
+    /// folders: copied, spliced, re-encoded; empty for other formats).
+    File(Out, Vec<super::UnitReport>),
     /// The folder.
     Dir,
 }
@@ -333,9 +368,16 @@ pub(crate) trait Writer {
     fn raw_units(&self, _from: &mut dyn Reader, _plan: &[Planned]) -> Vec<(usize, Range<usize>)> {
         Vec::new()
     }
-    /// Copies input unit `unit` (one that [`Writer::raw_units`] chose);
-    /// returns what was done with each of its rows.
-    fn copy_raw(&mut self, _from: &mut dyn Reader, unit: usize) -> Result<Vec<Taken>> {
+    /// Copies input unit `unit` (one that [`Writer::raw_units`] chose),
+    /// with `new`: the new bytes of the rows it covers that replace an
+    /// entry (empty for a unit copied as it is); returns what was done with
+    /// each of its rows.
+    fn copy_raw(
+        &mut self,
+        _from: &mut dyn Reader,
+        unit: usize,
+        _new: &[(usize, &[u8])],
+    ) -> Result<Vec<Taken>> {
         Err(Error::Internal(format!(
             "this writer copies no unit as it is, and was asked for unit {unit}"
         )))
@@ -369,8 +411,11 @@ pub(crate) fn writer(
         (Format::Dir, Target::Dir(folder)) => Box::new(dir::DirWriter::new(folder, plan)),
         (Format::Zip, Target::File(out)) => Box::new(zip::ZipWriter::new(out, from, plan, dest)?),
         (Format::Cab, Target::File(out)) => Box::new(cab::CabWriter::new(out, plan, dest)?),
-        (Format::SevenZ, _) => return Err(no_sevenz(dest)),
-        (Format::Dir, Target::File(_)) | (Format::Zip | Format::Cab, Target::Dir(_)) => {
+        (Format::SevenZ, Target::File(out)) => {
+            Box::new(sevenz::SevenZWriter::new(out, from, plan, dest)?)
+        }
+        (Format::Dir, Target::File(_))
+        | (Format::Zip | Format::Cab | Format::SevenZ, Target::Dir(_)) => {
             return Err(Error::Internal(format!(
                 "a {} writer was given the wrong kind of target for {}",
                 format.name(),

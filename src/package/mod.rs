@@ -108,8 +108,7 @@ pub fn detect(path: &Path) -> Result<Kind> {
         reason: reason.to_string(),
     };
     match (Format::sniff(magic).map(Format::kind), magic) {
-        (Some(Some(kind)), _) => Ok(kind),
-        (Some(None), _) => Err(not("a 7z archive, which SEPM does not export")),
+        (Some(kind), _) => Ok(kind),
         (None, []) => Err(not("the file is empty")),
         (None, [b'M', b'Z', ..]) => Ok(Kind::Exe),
         (None, [0xD0, 0xCF, 0x11, 0xE0, ..]) => Err(not(
@@ -289,10 +288,12 @@ impl Package {
     /// settings (see [`exe::ExeInfo`]); for a cabinet (or a cabinet
     /// payload), its folders and signature (see [`cab::CabInfo`]).
     pub fn container_info(&self) -> ContainerInfo {
+        let facts = self.reader.facts();
         ContainerInfo {
             kind: self.kind(),
             exe: self.exe.clone(),
-            cab: self.reader.facts().cab,
+            cab: facts.cab,
+            sevenz: facts.sevenz,
         }
     }
 
@@ -311,7 +312,7 @@ impl Package {
     pub fn kind(&self) -> Kind {
         match self.exe {
             Some(_) => Kind::Exe,
-            None => self.reader.format().kind().unwrap_or(Kind::Exe),
+            None => self.reader.format().kind(),
         }
     }
 
@@ -388,6 +389,11 @@ pub struct ContainerInfo {
     /// compression, and an Authenticode signature of the cabinet itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cab: Option<cab::CabInfo>,
+    /// For a 7z archive, or an .exe whose payload is one: its folders
+    /// (solid blocks) with their coders and sizes, the largest dictionary
+    /// (what a self-extractor allocates), and how the header is stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sevenz: Option<sevenz::Facts>,
 }
 
 /// Splits `"a/b/c.ini"` into `("a/b/", "c.ini")`.
@@ -593,7 +599,7 @@ impl OutputSpec {
     pub fn kind(&self) -> Kind {
         match self.stub {
             Some(_) => Kind::Exe,
-            None => self.format.kind().unwrap_or(Kind::Exe),
+            None => self.format.kind(),
         }
     }
 }
@@ -610,6 +616,9 @@ pub struct Written {
     pub output: Digest,
     /// The Authenticode signature applied to an .exe output (`--sign`).
     pub signed: Option<crate::authenticode::Signed>,
+    /// What was done with each unit of the output (7z folders); empty for
+    /// other formats.
+    pub units: Vec<UnitReport>,
 }
 
 /// A folder's `sha256sum` listing: a line per file, named `prefix` + its
@@ -620,6 +629,10 @@ pub fn listing<'a>(prefix: &str, files: impl IntoIterator<Item = (&'a str, &'a s
         .map(|(sha256, name)| crate::manifest::sidecar_line(sha256, &format!("{prefix}{name}")))
         .collect()
 }
+
+/// What was done with one unit of the output (a 7z folder: copied,
+/// spliced, re-encoded, with its coders and sizes), for the manifest.
+pub type UnitReport = sevenz::FolderReport;
 
 /// Writes `layout`, read from `pkg`, as `spec` at `dest`: a new file, or for
 /// a folder output, an empty folder (`name` is the output's final name,
@@ -636,30 +649,52 @@ pub fn write(
     let plan = copy::plan(pkg.reader.as_ref(), layout, spec.keep_times);
     progress.start(plan.iter().map(|p| p.size).sum(), name);
     if spec.format == Format::Dir {
-        let writer = format::writer(
-            Format::Dir,
-            Target::Dir(dest.to_path_buf()),
-            pkg.reader.as_mut(),
-            &plan,
-            dest,
-        )?;
-        let (entries, _, input) = copy::run(pkg.reader.as_mut(), layout, &plan, writer, progress)?;
-        let entries: Vec<WrittenEntry> = entries.into_iter().flatten().collect();
-        let text = listing(
-            &format!("{name}/"),
-            entries.iter().map(|e| (e.sha256.as_str(), e.name.as_str())),
-        );
-        let output = Digest {
-            size: entries.iter().map(|e| e.size).sum(),
-            sha256: digest::of_bytes(text.as_bytes()).sha256,
-        };
-        return Ok(Written {
-            entries,
-            input,
-            output,
-            signed: None,
-        });
+        write_folder(pkg, layout, &plan, dest, name, progress)
+    } else {
+        write_file(pkg, layout, &plan, spec, dest, progress)
     }
+}
+
+/// [`write`] for a folder output.
+fn write_folder(
+    pkg: &mut Package,
+    layout: &Layout,
+    plan: &[format::Planned],
+    dest: &Path,
+    name: &str,
+    progress: &dyn crate::Progress,
+) -> Result<Written> {
+    let target = Target::Dir(dest.to_path_buf());
+    let writer = format::writer(Format::Dir, target, pkg.reader.as_mut(), plan, dest)?;
+    let (entries, _, input) = copy::run(pkg.reader.as_mut(), layout, plan, writer, progress)?;
+    let entries: Vec<WrittenEntry> = entries.into_iter().flatten().collect();
+    let text = listing(
+        &format!("{name}/"),
+        entries.iter().map(|e| (e.sha256.as_str(), e.name.as_str())),
+    );
+    let output = Digest {
+        size: entries.iter().map(|e| e.size).sum(),
+        sha256: digest::of_bytes(text.as_bytes()).sha256,
+    };
+    Ok(Written {
+        entries,
+        input,
+        output,
+        signed: None,
+        units: Vec::new(),
+    })
+}
+
+/// [`write`] for a file output: an archive, or an .exe (stub, payload,
+/// then the PE checksum or a new signature).
+fn write_file(
+    pkg: &mut Package,
+    layout: &Layout,
+    plan: &[format::Planned],
+    spec: &OutputSpec,
+    dest: &Path,
+    progress: &dyn crate::Progress,
+) -> Result<Written> {
     // Read access too: the PE checksum is computed over the written file.
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -672,16 +707,11 @@ pub fn write(
     if let Some(stub) = &spec.stub {
         stub.write_to(&mut out, dest)?;
     }
-    let writer = format::writer(
-        spec.format,
-        Target::File(out),
-        pkg.reader.as_mut(),
-        &plan,
-        dest,
-    )?;
+    let target = Target::File(out);
+    let writer = format::writer(spec.format, target, pkg.reader.as_mut(), plan, dest)?;
     let (entries, finished, input) =
-        copy::run(pkg.reader.as_mut(), layout, &plan, writer, progress)?;
-    let Finished::File(out) = finished else {
+        copy::run(pkg.reader.as_mut(), layout, plan, writer, progress)?;
+    let Finished::File(out, units) = finished else {
         return Err(Error::Internal(format!(
             "the {} writer for {} ended without its file",
             spec.format.name(),
@@ -711,6 +741,7 @@ pub fn write(
         input,
         output,
         signed,
+        units,
     })
 }
 

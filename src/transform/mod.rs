@@ -225,6 +225,7 @@ pub fn run(job: &Job, sylink: &ManagedSylink, progress: &dyn crate::Progress) ->
         crate::package::dir::check_writable(&job.input, &names)?;
     }
     plan.warnings.extend(lost_signatures(&pkg, &spec));
+    plan.warnings.extend(stub_payload(&pkg, &spec));
     output::write(&mut pkg, plan, sylink, &spec, &output, progress)
 }
 
@@ -269,4 +270,37 @@ fn lost_signatures(pkg: &Package, spec: &OutputSpec) -> Vec<Warning> {
         });
     }
     warnings
+}
+
+/// What the stub's self-extractor will find: a stub with no payload of its
+/// own says nothing about the format it reads, and a stub whose payload
+/// differs from the input's format gets the payload converted to its own.
+fn stub_payload(pkg: &Package, spec: &OutputSpec) -> Vec<Warning> {
+    let Some(stub) = &spec.stub else {
+        return Vec::new();
+    };
+    let entry = file_name(&stub.source);
+    if !stub.has_payload {
+        return vec![Warning {
+            code: "exe-stub-without-payload",
+            entry,
+            message: format!(
+                "the stub carries no archive, so sepkg cannot tell which format its self-extractor reads; the payload is written as a {}: a 7-Zip SFX module reads only 7z, so give --stub a single-file export (a 7-Zip self-extractor with its 7z payload) if that is what the clients run",
+                stub.payload.name()
+            ),
+        }];
+    }
+    if stub.payload != pkg.format() && pkg.kind() != crate::package::Kind::Dir {
+        return vec![Warning {
+            code: "exe-payload-converted",
+            entry,
+            message: format!(
+                "the stub's self-extractor reads a {} payload, so the {} input is written as a {} payload",
+                stub.payload.name(),
+                pkg.format().name(),
+                stub.payload.name()
+            ),
+        }];
+    }
+    Vec::new()
 }

@@ -71,6 +71,7 @@ pub(crate) fn write(
         changes: plan.changes,
         warnings: plan.warnings,
         entries: written.entries,
+        folders: written.units,
     };
 
     let prefix = atomic::hidden_prefix(&out_name);

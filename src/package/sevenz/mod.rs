@@ -120,11 +120,13 @@
 //! undecodable streams), folders and dictionaries chosen from sizes and
 //! input records only.
 
+mod container;
 mod header;
 mod lzma2;
 mod read;
 mod write;
 
+pub(crate) use container::{SevenZReader, SevenZWriter, locate};
 pub use header::{Coder, File as FileRecord, Folder as FolderRecord};
 pub use read::{Archive, Entry, Facts, FolderInfo, PackedStream, Step, find_payload, into_error};
 pub use write::{Action, FolderReport, NewMethod, Replacement, WriteOptions, Writer};

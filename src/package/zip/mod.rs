@@ -432,6 +432,10 @@ impl Reader for ZipReader {
         crate::package::dos::from_dos(self.records[index].central.dos_time())
     }
 
+    fn reopen_reads_source(&self) -> bool {
+        true
+    }
+
     fn reopen(&self, source: Box<dyn Source>) -> Result<Box<dyn Reader>> {
         // Listed and checked once already: the second reader only reads.
         Ok(Box::new(ZipReader {
@@ -478,4 +482,41 @@ fn first_duplicate(path: &Path, start: u64) -> String {
         Ok(None)
     };
     walk().ok().flatten().unwrap_or_else(|| "(unknown)".into())
+}
+
+/// The end of the zip starting at `start` in `file` (an .exe's payload,
+/// searched up to `search_end`): after its end-of-central-directory record
+/// (found from the back, within the 64 KiB a comment can take) and comment.
+pub(crate) fn locate(file: &mut File, path: &Path, start: u64, search_end: u64) -> Result<u64> {
+    let truncated = || {
+        Error::corrupt(
+            Location::file(path),
+            "zip",
+            format!(
+                "the zip payload at offset {start} has no end-of-central-directory record: truncated"
+            ),
+        )
+    };
+    let from = search_end.saturating_sub(22 + 0xFFFF + 8).max(start);
+    let mut tail = vec![0u8; (search_end - from) as usize];
+    io::Seek::seek(file, io::SeekFrom::Start(from))
+        .map_err(|e| Error::io(path, "cannot read", e))?;
+    let n = super::read_up_to(file, &mut tail).map_err(|e| Error::io(path, "cannot read", e))?;
+    if n < tail.len() {
+        return Err(truncated());
+    }
+    let le16 = |at: usize| u64::from(u16::from_le_bytes([tail[at], tail[at + 1]]));
+    let mut i = tail.len().saturating_sub(22);
+    loop {
+        if i + 22 <= tail.len() && tail[i..].starts_with(b"PK\x05\x06") {
+            let end = from + i as u64 + 22 + le16(i + 20);
+            if end <= search_end {
+                return Ok(end);
+            }
+        }
+        if i == 0 {
+            return Err(truncated());
+        }
+        i -= 1;
+    }
 }

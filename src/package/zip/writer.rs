@@ -300,7 +300,12 @@ impl Writer for ZipWriter {
             .collect()
     }
 
-    fn copy_raw(&mut self, from: &mut dyn Reader, unit: usize) -> Result<Vec<Taken>> {
+    fn copy_raw(
+        &mut self,
+        from: &mut dyn Reader,
+        unit: usize,
+        _new: &[(usize, &[u8])],
+    ) -> Result<Vec<Taken>> {
         let Some(zip) = from.as_any_mut().downcast_mut::<ZipReader>() else {
             return Err(Error::Internal(
                 "a zip raw copy was asked of a reader that is not a zip".into(),
@@ -369,7 +374,7 @@ impl Writer for ZipWriter {
         self.emit(&central)?;
         let end = record::write_end(&dir, self.end.as_ref());
         self.emit(&end)?;
-        Ok(Finished::File(self.out))
+        Ok(Finished::File(self.out, Vec::new()))
     }
 }
 

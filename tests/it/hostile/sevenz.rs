@@ -2,9 +2,9 @@
 //! 7z reader's hostile cases (the 7z issue adds `Format::SevenZ` in
 //! `mod.rs`, so every input case of every subject also runs `to_7z`).
 //!
-//! sepkg reads no 7z yet: a 7-Zip SFX is refused with a way out. A 7z case
-//! is made like the others: [`sevenz_case`] for a damaged archive, with
-//! the archive's bytes made by a generator beside `fx::zip` and `fx::cab`.
+//! A 7z case is made like the others: [`sevenz_case`] for a damaged
+//! archive, with the archive's bytes made by a generator beside `fx::zip`
+//! and `fx::cab`.
 
 use super::{Case, file_case};
 use crate::support::r#gen as fx;
@@ -42,7 +42,11 @@ pub fn cases() -> Vec<Case> {
     vec![sevenz_case(
         "sfx7z.exe",
         "corrupt",
-        &["sfx7z.exe", "7z archive", "cannot read", "7zz x"],
+        &[
+            "sfx7z.exe",
+            "7z archive at offset",
+            "start header does not check",
+        ],
         signature_only,
         |_| {},
     )]
