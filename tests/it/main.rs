@@ -29,6 +29,7 @@ mod hostile;
 mod publish;
 mod setaid_props;
 mod sevenz;
+mod sevenz_cli;
 mod support;
 mod transform;
 mod verify;
@@ -54,6 +55,7 @@ fn main() {
     trials.extend(cab::trials());
     trials.extend(exe::trials());
     trials.extend(sevenz::trials());
+    trials.extend(sevenz_cli::trials());
     trials.extend(authenticode::trials());
     trials.extend(verify::trials());
     trials.extend(zipfidelity::trials());

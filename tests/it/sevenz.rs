@@ -30,7 +30,7 @@ const ALL: &[(&str, &[&str])] = &[
     ("fastest", settings::FASTEST),
 ];
 
-fn skip() -> bool {
+pub(crate) fn skip() -> bool {
     if sz::have_7zz() {
         return false;
     }
@@ -89,7 +89,7 @@ fn edits() -> Vec<(String, Vec<u8>)> {
 }
 
 /// What the transformed package holds.
-fn expected() -> Vec<(String, Vec<u8>)> {
+pub(crate) fn expected() -> Vec<(String, Vec<u8>)> {
     let mut files = sz::package_files();
     for (name, bytes) in edits() {
         if let Some(f) = files.iter_mut().find(|f| f.0 == name) {
@@ -150,7 +150,7 @@ fn try_transform(
 
 /// (method, dictionary) of every folder 7zz lists, from `7zz l -slt`'s
 /// per-file Method lines.
-fn methods(file: &Path) -> Vec<String> {
+pub(crate) fn methods(file: &Path) -> Vec<String> {
     let mut m: Vec<String> = sz::list(file)
         .into_iter()
         .skip(1)
@@ -164,7 +164,7 @@ fn methods(file: &Path) -> Vec<String> {
 
 /// Coder names and the dictionary bytes they declare, e.g.
 /// `LZMA2:25` -> ("LZMA2", Some(32 MiB)), `LZMA2:384k`.
-fn coders(method: &str) -> Vec<(String, Option<u64>)> {
+pub(crate) fn coders(method: &str) -> Vec<(String, Option<u64>)> {
     method
         .split(' ')
         .map(|c| match c.split_once(':') {
