@@ -70,6 +70,11 @@ impl<R: Read> HashingReader<R> {
         }
     }
 
+    /// How many bytes have been read.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// The reader underneath.
     pub fn get_ref(&self) -> &R {
         &self.inner

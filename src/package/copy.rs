@@ -395,23 +395,29 @@ fn write_streamed(
             let mut tracked = Tracked {
                 inner: HashingReader::new(stream),
                 failed: None,
+                declared: plan[row].size,
+                size_error: Box::new(move |declared, held| {
+                    Error::corrupt(
+                        at.clone(),
+                        format,
+                        format!("its listing declares {declared} bytes but it holds {held}"),
+                    )
+                }),
             };
             let written = writer.add_file(row, &mut tracked);
             if let Some(e) = tracked.failed.take() {
                 return Err(e);
             }
             let method = written?;
-            let digest = tracked.inner.finish();
-            if digest.size != plan[row].size {
-                return Err(Error::corrupt(
-                    at,
-                    format,
-                    format!(
-                        "its listing declares {} bytes but it holds {}",
-                        plan[row].size, digest.size
-                    ),
-                ));
+            // A writer that stopped reading at the declared size: one more
+            // byte would be more than declared.
+            let mut probe = [0u8; 1];
+            if tracked.read(&mut probe).is_err()
+                && let Some(e) = tracked.failed.take()
+            {
+                return Err(e);
             }
+            let digest = tracked.inner.finish();
             Ok(Row {
                 method,
                 digest: Some(digest),
@@ -429,21 +435,41 @@ fn write_streamed(
 
 /// An entry stream that keeps the first read error as the error it is
 /// (naming the input entry), so that a writer's failure can be told apart
-/// from the input's.
+/// from the input's; and that holds the entry to its declared size: ending
+/// early, or going on past it, is the input's fault (a lying listing), and
+/// is reported so whatever the writer makes of it.
 struct Tracked<'a> {
     inner: HashingReader<EntryStream<'a>>,
     failed: Option<Error>,
+    declared: u64,
+    /// The error for an entry of `declared` bytes that holds another count.
+    size_error: Box<dyn Fn(u64, u64) -> Error + 'a>,
+}
+
+impl Tracked<'_> {
+    fn fail(&mut self, error: Error) -> io::Error {
+        let message = error.to_string();
+        if self.failed.is_none() {
+            self.failed = Some(error);
+        }
+        io::Error::other(message)
+    }
 }
 
 impl Read for Tracked<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.inner.read(buf) {
             Err(e) if e.kind() != io::ErrorKind::Interrupted => {
-                let message = e.to_string();
-                if self.failed.is_none() {
-                    self.failed = Some(self.inner.get_ref().error(e));
+                let error = self.inner.get_ref().error(e);
+                Err(self.fail(error))
+            }
+            Ok(n) => {
+                let held = self.inner.size();
+                if (n == 0 && !buf.is_empty() && held < self.declared) || held > self.declared {
+                    let error = (self.size_error)(self.declared, held);
+                    return Err(self.fail(error));
                 }
-                Err(io::Error::other(message))
+                Ok(n)
             }
             other => other,
         }

@@ -65,12 +65,18 @@ pub enum Format {
     Cab,
     Dir,
     Exe,
+    SevenZ,
 }
 
 impl Format {
-    /// Every format a package can be converted to. 7z: add `SevenZ` here
-    /// and to the two matches below; every input case then runs `to_7z` too.
-    pub const ALL: [Format; 4] = [Format::Zip, Format::Cab, Format::Dir, Format::Exe];
+    /// Every format a package can be converted to.
+    pub const ALL: [Format; 5] = [
+        Format::Zip,
+        Format::Cab,
+        Format::Dir,
+        Format::Exe,
+        Format::SevenZ,
+    ];
 
     /// The `--to` value.
     pub fn arg(self) -> &'static str {
@@ -79,6 +85,7 @@ impl Format {
             Format::Cab => "cab",
             Format::Dir => "dir",
             Format::Exe => "exe",
+            Format::SevenZ => "7z",
         }
     }
 
@@ -89,6 +96,7 @@ impl Format {
             Format::Cab => "out.cab",
             Format::Dir => "out",
             Format::Exe => "out.exe",
+            Format::SevenZ => "out.7z",
         }
     }
 }
