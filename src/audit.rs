@@ -8,15 +8,24 @@
 //!    its container), hash it, check a `.sha256` / `.manifest.json` /
 //!    `SHA256SUMS` beside it, and report each package root: SetAid.ini,
 //!    setup.ini, the MSI (read-only, see [`crate::msi`]), sylink.xml.
+//!    Authenticode signatures are verified ([`signing`]): the single-file
+//!    .exe's and those of the programs at each root's top; the sylink.xml
+//!    is held against the site's values ([`site`], `--expect-*`).
 //! 3. Findings: each with a stable code (listed in [`CODES`]), a severity,
-//!    a message and a hint. The exit code follows from the worst severity.
+//!    a message and a hint. The exit code follows from the worst severity,
+//!    and each package's verdict line from its findings ([`verdict`]).
 //!
 //! The report's JSON shape is documented in the README ("audit JSON").
+
+pub mod signing;
+pub mod site;
+pub mod verdict;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::authenticode::Trust;
 use crate::digest;
 use crate::error::{Error, Result};
 use crate::msi::{self, Decision, MsiInfo, UpgradeRow, Version};
@@ -24,6 +33,10 @@ use crate::package::{ContainerInfo, Kind, Package, Root};
 use crate::record::{self, read_beside, sums_lookup};
 use crate::setaid::{self, Duplicate, IniFile};
 use crate::sylink;
+
+pub use signing::{Signature, SignatureStatus};
+pub use site::{Expect, ExpectedServer};
+pub use verdict::PackageVerdict;
 
 /// The report's schema name and version.
 pub const SCHEMA: &str = "sepkg-audit/1";
@@ -85,6 +98,16 @@ pub const CODES: &[&str] = &[
     "checksum-file-unreadable",
     "package-code-reused",
     "product-code-reused",
+    "exe-signature-invalid",
+    "exe-signature-untrusted",
+    "exe-unsigned",
+    "exe-unreadable",
+    "sylink-domain-id-unexpected",
+    "sylink-server-unexpected",
+    "sylink-group-unexpected",
+    "sylink-as-expected",
+    "windows-invalid-name",
+    "zip-trailing-data",
 ];
 
 /// One thing the audit found.
@@ -123,6 +146,11 @@ fn finding(
 pub struct Options {
     /// `--from-version`: the version installed on the clients.
     pub from_version: Option<Version>,
+    /// `--trust-ca`: the roots Authenticode chains must reach (none: the
+    /// chains are not checked).
+    pub trust: Trust,
+    /// `--expect-*`: what the site's sylink.xml says.
+    pub expect: Expect,
 }
 
 /// A key's value and where it stands.
@@ -237,17 +265,6 @@ pub struct SylinkReport {
     pub error: Option<String>,
 }
 
-/// A signature found in the package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Signature {
-    /// The entry (or `""` for the package file itself).
-    pub entry: String,
-    /// `msi-digital-signature`, `authenticode` (exe), `cab-signature`.
-    pub kind: &'static str,
-    /// True when a signature is present. It is not verified.
-    pub present: bool,
-}
-
 /// One package root.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RootReport {
@@ -261,7 +278,8 @@ pub struct RootReport {
     pub msis: Vec<MsiReport>,
     /// sylink.xml, when there is one.
     pub sylink: Option<SylinkReport>,
-    /// Signatures in this root.
+    /// Signatures in this root: each program at its top (Authenticode,
+    /// verified), then each MSI's (detected).
     pub signatures: Vec<Signature>,
     /// What the audit found here.
     pub findings: Vec<Finding>,
@@ -296,7 +314,8 @@ pub struct PackageReport {
     /// The container's own facts: for a single-file .exe its stub, payload,
     /// signature and 7-Zip SFX settings; for a cabinet its folders.
     pub container: ContainerInfo,
-    /// Signatures on the package as a whole (exe, cab).
+    /// Signatures on the package file itself: a single-file .exe's
+    /// Authenticode (verified), a cabinet's (detected).
     pub signatures: Vec<Signature>,
     /// Every package root.
     pub roots: Vec<RootReport>,
@@ -509,17 +528,71 @@ pub fn audit_package(
         sha256: sha256.clone(),
         hash_checks: Vec::new(),
         container: pkg.container_info(),
-        signatures: package_signatures(&pkg),
+        signatures: signing::of_package(&pkg, &options.trust),
         roots: Vec::new(),
         findings: Vec::new(),
     };
     if let Some(sha) = &sha256 {
         check_beside(path, sha, &mut report);
     }
+    let name = path.file_name().map_or_else(
+        || report.input.clone(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    for sig in &report.signatures {
+        signing::findings(sig, &name, &mut report.findings);
+    }
+    container_findings(&pkg, &mut report.findings);
     for root in &roots {
         report.roots.push(audit_root(&mut pkg, root, options));
     }
     Ok(report)
+}
+
+/// Windows' limit on a path (MAX_PATH, the terminating NUL included).
+const MAX_PATH: usize = 260;
+
+/// Why Windows cannot create entry `name` where clients unpack it, if it
+/// cannot: a reserved or malformed name (see
+/// [`windows_name_problem`](crate::package::dir::windows_name_problem)),
+/// or one longer than MAX_PATH even before the folder it is unpacked
+/// into (`%TEMP%\7zS....tmp\`) is counted.
+fn windows_name(name: &str) -> Option<String> {
+    crate::package::dir::windows_name_problem(name).or_else(|| {
+        let length = name.trim_end_matches('/').encode_utf16().count();
+        (length > MAX_PATH).then(|| {
+            format!("the name is {length} characters long, over Windows' {MAX_PATH}-character path limit (MAX_PATH) before the folder it is unpacked into is even counted")
+        })
+    })
+}
+
+/// Findings about the container itself: entry names Windows cannot
+/// create, and bytes after the end of a zip that no entry holds.
+fn container_findings(pkg: &Package, findings: &mut Vec<Finding>) {
+    for e in pkg.entries() {
+        if let Some(problem) = windows_name(&e.name) {
+            findings.push(finding(
+                "windows-invalid-name",
+                Severity::Warning,
+                Some(&e.name),
+                format!("{}: {problem}: clients cannot unpack it under this name, so the installer misses it or the extraction fails", e.name),
+                "rename it in the source folder and make the package again (sepkg transform also warns about such names)",
+            ));
+        }
+    }
+    if let Some((offset, count)) = pkg.trailing_data() {
+        let name = pkg
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        findings.push(finding(
+            "zip-trailing-data",
+            Severity::Warning,
+            name.as_deref(),
+            format!("{count} bytes follow the end of the zip (from offset {offset}); they belong to no entry, and sepkg transform does not copy them"),
+            "check where they came from (an interrupted copy, a second archive appended, a signature): download or export the package again if it should not have them",
+        ));
+    }
 }
 
 /// The package file's digest, streamed, with progress.
@@ -531,29 +604,6 @@ fn hash_file(path: &Path, progress: &dyn crate::Progress) -> Result<digest::Dige
     digest
 }
 
-/// Signatures on the package file itself: an .exe's Authenticode
-/// certificate table, a cabinet's signature. Folder and zip packages carry
-/// none. Present means found, not verified.
-fn package_signatures(pkg: &Package) -> Vec<Signature> {
-    let info = pkg.container_info();
-    let mut out = Vec::new();
-    if let Some(exe) = &info.exe {
-        out.push(Signature {
-            entry: String::new(),
-            kind: "authenticode",
-            present: exe.signature.is_some(),
-        });
-    }
-    if let Some(cab) = &info.cab {
-        out.push(Signature {
-            entry: String::new(),
-            kind: "cab-signature",
-            present: cab.signature.is_some(),
-        });
-    }
-    out
-}
-
 fn audit_root(pkg: &mut Package, root: &Root, options: &Options) -> RootReport {
     let setaid = root.setaid.map(|i| read_setaid(pkg, i));
     let setup_ini = root.setup_ini.map(|i| read_setup_ini(pkg, i));
@@ -563,15 +613,12 @@ fn audit_root(pkg: &mut Package, root: &Root, options: &Options) -> RootReport {
         .iter()
         .map(|&i| read_msi(pkg, i, options))
         .collect();
-    let signatures = msis
-        .iter()
-        .filter(|m| m.error.is_none())
-        .map(|m| Signature {
-            entry: m.entry.clone(),
-            kind: "msi-digital-signature",
-            present: m.info.signed,
-        })
-        .collect();
+    let mut signatures = signing::of_programs(pkg, &root.dir, &options.trust);
+    signatures.extend(
+        msis.iter()
+            .filter(|m| m.error.is_none())
+            .map(|m| Signature::detected(&m.entry, "msi-digital-signature", m.info.signed)),
+    );
     let where_root = if root.dir.is_empty() {
         "the package's top folder".to_string()
     } else {
@@ -604,6 +651,10 @@ fn audit_root(pkg: &mut Package, root: &Root, options: &Options) -> RootReport {
     }
     for m in &msis {
         msi_findings(m, setup_ini.as_ref(), options, &mut findings);
+    }
+    site::findings(sylink.as_ref(), &options.expect, &mut findings);
+    for sig in &signatures {
+        signing::findings(sig, "", &mut findings);
     }
 
     RootReport {

@@ -312,8 +312,16 @@ pub struct Version {
     pub text: String,
 }
 
+/// The fields Windows Installer compares, with their largest values.
+const LIMITS: [(&str, u32); 3] = [("major", 255), ("minor", 255), ("build", 65535)];
+
 impl Version {
     /// Parses `a[.b[.c[.d]]]`, each a decimal number. Missing fields are 0.
+    /// The fields that count are held to Windows Installer's limits (major
+    /// and minor at most 255, build at most 65535): a version beyond them
+    /// is not one Windows Installer can hold, so `--from-version 300.0.0`
+    /// would describe no installed product. The fourth field, which
+    /// Windows Installer ignores, is only required to be a number.
     pub fn parse(text: &str) -> Result<Version, String> {
         let trimmed = text.trim();
         let fields: Vec<&str> = trimmed.split('.').collect();
@@ -328,6 +336,12 @@ impl Version {
                 .parse()
                 .map_err(|_| format!("{text:?}: field {:?} is not a number", f))?;
             if i < 3 {
+                let (name, max) = LIMITS[i];
+                if n > max {
+                    return Err(format!(
+                        "{text:?}: the {name} field is {n}, over {max}: Windows Installer versions are major.minor.build with major and minor at most 255 and build at most 65535"
+                    ));
+                }
                 key[i] = n;
             }
         }
@@ -670,6 +684,16 @@ mod tests {
         assert!(Version::parse("1.2.3.4.5").is_err());
         assert!(Version::parse("1.x").is_err());
         assert!(Version::parse("").is_err());
+        assert_eq!(
+            Version::parse("255.255.65535").unwrap().key,
+            [255, 255, 65535]
+        );
+        let e = Version::parse("300.0.0").unwrap_err();
+        assert!(e.contains("the major field is 300, over 255"), "{e}");
+        let e = Version::parse("14.256").unwrap_err();
+        assert!(e.contains("the minor field is 256, over 255"), "{e}");
+        let e = Version::parse("14.3.70000").unwrap_err();
+        assert!(e.contains("the build field is 70000, over 65535"), "{e}");
     }
 
     #[test]

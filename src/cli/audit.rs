@@ -8,20 +8,27 @@ use serde::Serialize;
 
 use super::{ErrorJson, Output};
 use crate::audit::{
-    self, Finding, MsiReport, Options, PackageReport, RootReport, SetaidReport, Severity,
-    SylinkReport,
+    self, Expect, ExpectedServer, Finding, MsiReport, Options, PackageReport, PackageVerdict,
+    RootReport, SetaidReport, Severity, Signature, SignatureStatus, SylinkReport,
 };
+use crate::authenticode::Trust;
 use crate::error::{Error, ExitCode, Result};
 use crate::msi::Version;
 
 pub(crate) const AFTER_HELP: &str = "\
+The report starts with one verdict line per package, failing ones first:
+  FAIL  SEP14-x64.zip  2 errors: self-managed-after-upgrade, exe-signature-invalid
+  PASS  SEP14-x64-managed.zip
 What it reports, for each package root (a folder holding a SetAid.ini):
   product version (setup.ini and MSI), platform, ProductCode, UpgradeCode, PackageCode,
   the MSI's Upgrade rows and what they mean, KeepPreviousSetting (value, section, line),
   [FEATURE_SELECTION], sylink.xml (managed or not and why, DomainId, servers, group, mode),
-  signatures present, and the package's SHA-256 (checked against NAME.sha256,
-  NAME.manifest.json and SHA256SUMS beside it). Then findings, each with a code,
-  a severity, a message and a hint.
+  signatures (Authenticode of the single-file .exe and of the programs at each
+  root's top verified: signer, issuer, serial, digest, signing time, chain; the
+  MSI's DigitalSignature detected, not verified), and the package's SHA-256
+  (checked against NAME.sha256, NAME.manifest.json and SHA256SUMS beside it).
+  Then findings, each with a code, a severity, a message and a hint.
+No code-signing roots are bundled: without --trust-ca, chains are not checked.
 A folder that holds package files (a web root) audits each .zip, .cab and .exe in it.
 
 Examples:
@@ -29,6 +36,9 @@ Examples:
   sepkg audit SEP14-x64.zip --from-version 14.3.7388.4000
   sepkg audit /var/www/sep/ --fail-on warning --json
   sepkg audit SEP14-x64-managed.zip --html report.html
+  sepkg audit setup.exe --trust-ca corp-root.pem
+  sepkg audit SEP14-x64-managed.zip --expect-domain-id AB969193097B6C8502344D15563D3282 \\
+      --expect-server sepm.example.com:8014 --expect-group 'My Company\\Workstations'
 
 Exit codes: 0 clean, 1 findings at or above --fail-on (default error), 2 error.";
 
@@ -65,6 +75,22 @@ pub struct Args {
     /// Also write the report as an HTML page (written atomically).
     #[arg(long, value_name = "REPORT.html")]
     html: Option<PathBuf>,
+    /// A trusted root for Authenticode chains: a PEM file of one or more
+    /// certificates (repeatable). Without it chains are not checked; no
+    /// roots are bundled.
+    #[arg(long, value_name = "PEM")]
+    trust_ca: Vec<PathBuf>,
+    /// The site's DomainId: a sylink.xml with another is an error.
+    #[arg(long, value_name = "HEX", value_parser = audit::site::parse_domain_id)]
+    expect_domain_id: Option<String>,
+    /// A management server of the site, HOST or HOST:PORT (repeatable): a
+    /// sylink.xml listing any other server, or none of these, is an error.
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = ExpectedServer::parse)]
+    expect_server: Vec<ExpectedServer>,
+    /// The site's group for new clients: a sylink.xml whose PreferredGroup
+    /// differs (ignoring letter case) is an error.
+    #[arg(long, value_name = "NAME")]
+    expect_group: Option<String>,
 }
 
 fn parse_version(text: &str) -> std::result::Result<Version, String> {
@@ -96,6 +122,9 @@ struct Document {
     tool: String,
     fail_on: &'static str,
     from_version: Option<String>,
+    trust_ca: Vec<String>,
+    expect: Expect,
+    verdicts: Vec<PackageVerdict>,
     packages: Vec<PackageReport>,
     errors: Vec<InputError>,
     summary: Summary,
@@ -104,6 +133,12 @@ struct Document {
 pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
     let options = Options {
         from_version: args.from_version.clone(),
+        trust: Trust::load(&args.trust_ca)?,
+        expect: Expect {
+            domain_id: args.expect_domain_id.clone(),
+            servers: args.expect_server.clone(),
+            group: args.expect_group.clone(),
+        },
     };
     let mut inputs = Vec::new();
     for input in &args.inputs {
@@ -112,6 +147,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
     let mut packages = Vec::new();
     let mut errors = Vec::new();
     let mut failures = Vec::new();
+    let mut failed = Vec::new();
     for input in &inputs {
         let bar = out.progress();
         match audit::audit_package(input, &options, &bar) {
@@ -121,6 +157,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
                     input: input.display().to_string(),
                     error: ErrorJson::from(&e),
                 });
+                failed.push((input.display().to_string(), e.to_string()));
                 failures.push(e);
             }
         }
@@ -146,6 +183,13 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
         tool: crate::manifest::tool(),
         fail_on: args.fail_on.severity().name(),
         from_version: args.from_version.as_ref().map(|v| v.text.clone()),
+        trust_ca: args
+            .trust_ca
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        expect: options.expect,
+        verdicts: audit::verdict::all(&packages, &failed, args.fail_on.severity()),
         summary: Summary {
             packages: packages.len(),
             failed_inputs: errors.len(),
@@ -206,9 +250,13 @@ fn or_dash(v: Option<&str>) -> &str {
     v.filter(|s| !s.is_empty()).unwrap_or("-")
 }
 
-/// The human report.
+/// The human report: the verdict lines, then each package.
 fn human(doc: &Document) -> String {
     let mut s = String::new();
+    for v in &doc.verdicts {
+        let _ = writeln!(s, "{}", v.line);
+    }
+    let _ = writeln!(s);
     for p in &doc.packages {
         let _ = writeln!(s, "{} ({}, {} bytes)", p.input, p.kind.name(), p.size);
         if let Some(sha) = &p.sha256 {
@@ -223,6 +271,9 @@ fn human(doc: &Document) -> String {
             let _ = writeln!(s, "  {} {verdict}", c.file);
         }
         container_lines(&mut s, p);
+        for g in &p.signatures {
+            package_signature_lines(&mut s, g);
+        }
         for root in &p.roots {
             human_root(&mut s, root, doc.from_version.as_deref());
         }
@@ -287,14 +338,6 @@ fn container_lines(s: &mut String, p: &PackageReport) {
             cab.folders,
             cab.compression.join(", ")
         );
-    }
-    for g in &p.signatures {
-        let state = if g.present {
-            "present (not verified)"
-        } else {
-            "none"
-        };
-        let _ = writeln!(s, "  signature ({}): {state}", g.kind);
     }
 }
 
@@ -466,32 +509,75 @@ fn sylink_lines(s: &mut String, sylink: Option<&SylinkReport>) {
     }
 }
 
-/// Each MSI's signature, on one line.
+/// Each signature of the root: its programs', then its MSIs'.
 fn signatures_line(s: &mut String, root: &RootReport) {
-    let sigs: Vec<String> = root
-        .signatures
-        .iter()
-        .map(|g| {
-            format!(
-                "{}: {}",
-                g.entry,
-                if g.present {
-                    "signed (not verified)"
-                } else {
-                    "none"
-                }
-            )
-        })
-        .collect();
+    if root.signatures.is_empty() {
+        field(s, "Signatures", "-");
+    }
+    for g in &root.signatures {
+        field(
+            s,
+            "Signature",
+            &format!("{}: {} {}", g.entry, kind_name(g.kind), signature_state(g)),
+        );
+        signature_details(s, g, "  ");
+    }
+}
+
+/// The package file's own signature (a single-file .exe's, a cabinet's).
+fn package_signature_lines(s: &mut String, g: &Signature) {
+    let _ = writeln!(s, "  {}: {}", kind_name(g.kind), signature_state(g));
+    signature_details(s, g, "");
+}
+
+fn kind_name(kind: &str) -> &str {
+    match kind {
+        "authenticode" => "Authenticode",
+        "msi-digital-signature" => "MSI DigitalSignature",
+        "cab-signature" => "cabinet signature",
+        other => other,
+    }
+}
+
+/// `valid`, `INVALID: why`, `detected, not verified: why`...
+fn signature_state(g: &Signature) -> String {
+    match (g.status, &g.problem, g.not_verified) {
+        (SignatureStatus::Detected, _, Some(why)) => why.to_string(),
+        (status, Some(problem), _) => format!("{}: {problem}", status.name()),
+        (SignatureStatus::Unsigned, None, _) if g.kind != "authenticode" => "none".to_string(),
+        (status, None, _) => status.name().to_string(),
+    }
+}
+
+/// Signer, issuer, serial, digest, signing time and chain of a verified
+/// signature, one field each (labels indented by `indent`).
+fn signature_details(s: &mut String, g: &Signature, indent: &str) {
+    let Some(chain) = &g.chain else {
+        return;
+    };
+    if let Some(n) = &g.signer {
+        field(s, &format!("{indent}Signer"), &n.subject);
+        field(s, &format!("{indent}Issuer"), &n.issuer);
+        field(s, &format!("{indent}Serial"), &n.serial);
+    }
     field(
         s,
-        "Signatures",
-        &if sigs.is_empty() {
-            "-".to_string()
-        } else {
-            sigs.join("; ")
-        },
+        &format!("{indent}Digest algorithm"),
+        or_dash(g.digest_algorithm.as_deref()),
     );
+    field(s, &format!("{indent}Signing time"), &signing_time(g));
+    field(s, &format!("{indent}Chain"), &chain.to_string());
+}
+
+/// `2026-01-02T03:04:05Z (RFC 3161 timestamp)` or `none (no timestamp)`.
+fn signing_time(g: &Signature) -> String {
+    use crate::authenticode::TimestampKind;
+    match (&g.signing_time, g.timestamp) {
+        (Some(t), Some(TimestampKind::Rfc3161)) => format!("{t} (RFC 3161 timestamp)"),
+        (Some(t), _) => format!("{t} (countersignature)"),
+        (None, Some(_)) => "unknown (the timestamp cannot be read)".to_string(),
+        (None, None) => "none (no timestamp)".to_string(),
+    }
 }
 
 /// A readable MSI's Upgrade table, a row per line with its meaning below,

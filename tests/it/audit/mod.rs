@@ -2,20 +2,25 @@
 //! in the human report, the HTML page, and the MSI reading checked against
 //! msitools' `msiinfo` on MSIs built two ways (the `msi` crate and `wixl`).
 //!
-//! By subject: [`setaid`], [`sylink`], [`msi`] (tables, versions, Upgrade
-//! rows, damaged MSIs), [`signatures`], [`records`] (the records beside
-//! the input), [`webroots`] and [`report`] (verdicts, exit codes, JSON
-//! fields, containers, HTML). Every finding code has a scenario, a trial
+//! By subject: [`setaid`], [`sylink`], [`site`] (`--expect-*`), [`msi`]
+//! (tables, versions, Upgrade rows, damaged MSIs), [`signatures`]
+//! (Authenticode verified, with a throwaway CA), [`entries`] (names
+//! Windows cannot create, bytes after a zip), [`records`] (the records
+//! beside the input), [`webroots`] and [`report`] (verdict lines, exit
+//! codes, JSON fields, containers, HTML read back through headless
+//! Chromium). Every finding code has a scenario, a trial
 //! `audit::SUBJECT::finding::CODE`, in its subject's `scenarios()`; the
 //! codes are checked both ways against `sepkg::audit::CODES` (a listed
 //! code without a scenario fails, and so does a code an audit emits in any
 //! test that is not listed).
 
+mod entries;
 mod msi;
 mod records;
 mod report;
 mod setaid;
 mod signatures;
+mod site;
 mod sylink;
 mod webroots;
 
@@ -139,8 +144,12 @@ fn example() -> Files {
     r#gen::example_files()
 }
 
+/// The example made managed, with a real (unsigned) PE program as its
+/// Setup.exe instead of the example's stand-in, which is no program: its
+/// audit has only info findings.
 fn managed() -> Files {
     let mut f = example();
+    set(&mut f, "Setup.exe", r#gen::pe_stub());
     set(&mut f, "sylink.xml", r#gen::managed_sylink());
     set(
         &mut f,
@@ -204,6 +213,8 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         ("setaid", setaid::scenarios()),
         ("msi", msi::scenarios()),
         ("signatures", signatures::scenarios()),
+        ("site", site::scenarios()),
+        ("entries", entries::scenarios()),
     ];
     subjects
         .into_iter()
@@ -246,10 +257,14 @@ fn each_finding_code_shows_with_its_severity_and_message(case: Scenario) {
 fn every_finding_code_is_listed_and_tested() {
     let listed = sepkg::audit::CODES;
     // The checksum codes are covered by `records`, the cross-package ones
-    // by `webroots`.
+    // by `webroots`, the ones that need a signed program (made with
+    // openssl and osslsigncode when the test runs) by `signatures`, and
+    // the ones about a zip file by `entries`.
     let mut tested: BTreeSet<&str> = scenarios().iter().map(|(_, s)| s.code).collect();
     tested.extend(records::CHECKSUM_CODES);
     tested.extend(webroots::CROSS_CODES);
+    tested.extend(signatures::SIGNED_CODES);
+    tested.extend(entries::ZIP_CODES);
     let untested: Vec<&&str> = listed.iter().filter(|c| !tested.contains(**c)).collect();
     assert!(
         untested.is_empty(),
@@ -286,6 +301,8 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         setaid::trials(),
         msi::trials(),
         signatures::trials(),
+        site::trials(),
+        entries::trials(),
         records::trials(),
         webroots::trials(),
         report::trials(),

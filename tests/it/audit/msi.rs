@@ -16,12 +16,20 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         a_panic_in_the_msi_crate_is_contained_and_named,
         every_flipped_msi_through_the_binary_is_a_finding_or_a_clean_read,
         a_damaged_msi_entry_in_a_zip_is_named_once,
+        from_versions_windows_installer_cannot_hold_are_refused,
     ];
     trials.extend(damaged_msi_trials());
     trials
 }
 
 pub(super) fn scenarios() -> Vec<Scenario> {
+    let mut all = table_scenarios();
+    all.extend(upgrade_scenarios());
+    all
+}
+
+/// The MSI itself: missing, unreadable, its properties.
+fn table_scenarios() -> Vec<Scenario> {
     vec![
         scenario(
             "msi-missing",
@@ -71,6 +79,12 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             },
             &[],
         ),
+    ]
+}
+
+/// The Upgrade table and `--from-version`.
+fn upgrade_scenarios() -> Vec<Scenario> {
+    vec![
         scenario(
             "no-upgrade-row",
             "error",
@@ -628,4 +642,32 @@ fn audit_of_a_damaged_msi_is_a_finding_naming_package_and_entry(
     assert!(stdout.contains("msi-unreadable"), "{what}: {stdout}");
     assert!(stdout.contains("entry \"Sep64.msi\""), "{what}: {stdout}");
     assert_eq!(snapshot(dir), before, "{what}: something changed");
+}
+
+/// Windows Installer versions are major.minor.build with major and minor
+/// at most 255 and build at most 65535: `--from-version` beyond them
+/// describes no installed product, and is refused (exit 2) saying so.
+fn from_versions_windows_installer_cannot_hold_are_refused() {
+    let (_tmp, dir) = folder(&managed());
+    for (v, says) in [
+        ("300.0.0", "the major field is 300, over 255"),
+        ("14.256.1", "the minor field is 256, over 255"),
+        ("14.3.70000", "the build field is 70000, over 65535"),
+    ] {
+        let out = sepkg()
+            .arg("audit")
+            .arg(&dir)
+            .args(["--from-version", v])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{v}: {stdout}{stderr}");
+        assert!(stderr.contains(says), "{v}: {stderr}");
+        assert!(stderr.contains("Windows Installer versions are major.minor.build"));
+        assert!(stdout.is_empty(), "{v}: nothing is audited: {stdout}");
+    }
+    // The largest versions it can hold are accepted.
+    let (code, doc) = audit_json(&[path_arg(&dir), "--from-version", "255.255.65535.99999"]);
+    assert_eq!(code, 1, "a version above the package's is not removed");
+    assert_eq!(doc["from_version"], "255.255.65535.99999");
 }

@@ -1,5 +1,7 @@
 //! The report: the verdict and exit code of the bundled example before and
-//! after transform, several roots, an unreadable input, .exe and cabinet
+//! after transform, the verdict lines first (failing first) in the
+//! terminal, the JSON and the HTML page (read back through headless
+//! Chromium), several roots, an unreadable input, .exe and cabinet
 //! packages with their container facts, the JSON fields, the README's
 //! example and the HTML page.
 
@@ -17,6 +19,8 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         html_report_is_written_whole_and_escapes_package_text,
         readme_audit_example_is_the_real_output,
         json_fields_are_the_documented_ones,
+        verdict_lines_come_first_failing_first,
+        html_verdict_lines_come_first_in_headless_chromium,
     ]
 }
 
@@ -74,7 +78,17 @@ fn transformed_example_passes() {
         .iter()
         .map(|f| f["severity"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(worst, BTreeSet::from(["info".to_string()]));
+    // The example's Setup.exe is a stand-in, not a program: a warning.
+    assert_eq!(
+        worst,
+        BTreeSet::from(["info".to_string(), "warning".to_string()])
+    );
+    let warnings: Vec<String> = findings(&doc)
+        .iter()
+        .filter(|f| f["severity"] == "warning")
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(warnings, ["exe-unreadable"]);
     let root = &doc["packages"][0]["roots"][0];
     assert_eq!(root["setaid"]["keep_previous_setting"]["value"], "0");
     assert_eq!(root["sylink"]["managed"], true);
@@ -99,7 +113,10 @@ fn transformed_example_passes() {
 fn managed_package_with_only_info_findings_is_clean() {
     let (_tmp, dir) = folder(&managed());
     let (code, doc) = audit_json(&[path_arg(&dir)]);
-    assert_eq!(codes(&doc), BTreeSet::from(["msi-unsigned".to_string()]));
+    assert_eq!(
+        codes(&doc),
+        BTreeSet::from(["msi-unsigned".to_string(), "exe-unsigned".to_string()])
+    );
     assert_eq!(code, 0);
 }
 
@@ -173,10 +190,9 @@ fn exe_and_cab_packages_are_audited_with_their_container_facts() {
         p["container"]["exe"]["sfx_config"]["settings"][1],
         serde_json::json!({"key": "RunProgram", "value": "setup.exe"})
     );
-    assert_eq!(
-        p["signatures"],
-        serde_json::json!([{"entry": "", "kind": "authenticode", "present": false}])
-    );
+    assert_eq!(p["signatures"][0]["kind"], "authenticode");
+    assert_eq!(p["signatures"][0]["status"], "unsigned");
+    assert_eq!(p["signatures"][0]["present"], false);
     let out = sepkg().arg("audit").arg(&exe).output().unwrap();
     let (stdout, _) = text(&out);
     assert!(
@@ -185,10 +201,7 @@ fn exe_and_cab_packages_are_audited_with_their_container_facts() {
         ),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("signature (authenticode): none"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("  Authenticode: unsigned\n"), "{stdout}");
 
     // The transform's cabinet output audits clean, through the same API.
     let cab = tmp.path().join("SEP-managed.cab");
@@ -207,6 +220,7 @@ fn exe_and_cab_packages_are_audited_with_their_container_facts() {
     assert_eq!(p["kind"], "cab");
     assert_eq!(p["signatures"][0]["kind"], "cab-signature");
     assert_eq!(p["signatures"][0]["present"], false);
+    assert_eq!(p["signatures"][0]["status"], "unsigned");
     // The MSI inside the cabinet was read through a temporary file.
     assert_eq!(
         p["roots"][0]["msis"][0]["package_code"],
@@ -292,17 +306,19 @@ fn readme_audit_example_is_the_real_output() {
 }
 
 /// The JSON fields are API: this is the README's "audit JSON" table.
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+fn sorted(names: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
 fn json_fields_are_the_documented_ones() {
-    let keys = |v: &Value| -> Vec<String> {
-        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
-        k.sort();
-        k
-    };
-    let sorted = |names: &[&str]| {
-        let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        v.sort();
-        v
-    };
     let zip = fixtures().join(r#gen::EXAMPLE_ZIP);
     let (_, doc) = audit_json(&[path_arg(&zip), "--from-version", "14.2.0"]);
     assert_eq!(
@@ -312,10 +328,21 @@ fn json_fields_are_the_documented_ones() {
             "tool",
             "fail_on",
             "from_version",
+            "trust_ca",
+            "expect",
+            "verdicts",
             "packages",
             "errors",
             "summary"
         ])
+    );
+    assert_eq!(
+        keys(&doc["expect"]),
+        sorted(&["domain_id", "servers", "group"])
+    );
+    assert_eq!(
+        keys(&doc["verdicts"][0]),
+        sorted(&["input", "result", "reason", "codes", "line"])
     );
     assert_eq!(doc["schema"], "sepkg-audit/1");
     assert_eq!(
@@ -369,6 +396,11 @@ fn json_fields_are_the_documented_ones() {
             "error"
         ])
     );
+    msi_sylink_and_signature_fields_are_the_documented_ones(r);
+}
+
+/// A root's MSI, sylink.xml, findings and signatures (the README's table).
+fn msi_sylink_and_signature_fields_are_the_documented_ones(r: &Value) {
     let m = &r["msis"][0];
     assert_eq!(
         keys(m),
@@ -444,4 +476,178 @@ fn json_fields_are_the_documented_ones() {
         keys(&r["findings"][0]),
         sorted(&["code", "severity", "entry", "message", "hint"])
     );
+    let signature_keys = sorted(&[
+        "entry",
+        "kind",
+        "present",
+        "status",
+        "problem",
+        "signer",
+        "digest_algorithm",
+        "signing_time",
+        "timestamp",
+        "chain",
+        "chain_text",
+        "not_verified",
+        "authenticode",
+    ]);
+    for sig in r["signatures"].as_array().unwrap() {
+        assert_eq!(keys(sig), signature_keys);
+    }
+}
+
+/// Three inputs, one each that passes, fails and cannot be read, given
+/// passing first: the report starts with one line each, failing first.
+fn verdict_inputs() -> (tempfile::TempDir, Vec<String>, [String; 3]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let pass = tmp.path().join("pass");
+    r#gen::write_dir(&pass, &managed());
+    let fail = tmp.path().join("fail");
+    r#gen::write_dir(&fail, &example());
+    let broken = tmp.path().join("broken.zip");
+    std::fs::write(&broken, b"PK\x03\x04 truncated").unwrap();
+    let args: Vec<String> = [&pass, &fail, &broken]
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let lines = [
+        format!("ERROR  {}  cannot be audited: ", broken.display()),
+        format!(
+            "FAIL  {}  1 error: self-managed-after-upgrade",
+            fail.display()
+        ),
+        format!("PASS  {}", pass.display()),
+    ];
+    (tmp, args, lines)
+}
+
+fn verdict_lines_come_first_failing_first() {
+    let (_tmp, args, lines) = verdict_inputs();
+    let out = sepkg().arg("audit").args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let (stdout, _) = text(&out);
+    let top: Vec<&str> = stdout.lines().take(4).collect();
+    assert!(top[0].starts_with(&lines[0]), "{stdout}");
+    assert_eq!(top[1..3], lines[1..3], "{stdout}");
+    assert_eq!(top[3], "");
+    // With --fail-on warning, the failing package's warnings count too.
+    let out = sepkg()
+        .args(["audit", "--fail-on", "warning", &args[1]])
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(
+        stdout.lines().next().unwrap(),
+        format!(
+            "FAIL  {}  1 error, 2 warnings: self-managed-after-upgrade, sylink-unmanaged, exe-unreadable",
+            args[1]
+        )
+    );
+
+    // The JSON has the same lines, in the same order.
+    let out = sepkg()
+        .arg("--json")
+        .arg("audit")
+        .args(&args)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = doc["verdicts"].as_array().unwrap();
+    assert_eq!(v.len(), 3);
+    assert_eq!(v[0]["result"], "error");
+    assert!(v[0]["line"].as_str().unwrap().starts_with(&lines[0]));
+    assert_eq!(v[1]["result"], "fail");
+    assert_eq!(v[1]["line"], lines[1].as_str());
+    assert_eq!(
+        v[1]["codes"],
+        serde_json::json!(["self-managed-after-upgrade"])
+    );
+    assert_eq!(v[1]["reason"], "1 error: self-managed-after-upgrade");
+    assert_eq!(v[2]["result"], "pass");
+    assert_eq!(v[2]["line"], lines[2].as_str());
+    assert_eq!(v[2]["reason"], "");
+}
+
+/// The page's text as headless Chromium renders it (`innerText`: what a
+/// reader sees, CSS applied), or None when Chromium is not installed (in
+/// CI, which installs it, it must be). The page is copied with one script
+/// added at its end that replaces the body by its rendered text, which
+/// `--dump-dom` then prints.
+fn rendered_text(page: &Path) -> Option<String> {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| support::have(c))
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install chromium (apt-get install chromium)"
+        );
+        eprintln!(
+            "\n######## SKIPPED: the HTML report is not checked in a browser: chromium is not installed (apt-get install chromium) ########\n"
+        );
+        return None;
+    };
+    let html = std::fs::read_to_string(page).unwrap();
+    let probe = page.with_extension("probe.html");
+    std::fs::write(
+        &probe,
+        html.replace(
+            "</body>",
+            "<script>document.body.textContent = document.body.innerText;</script></body>",
+        ),
+    )
+    .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", probe.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && dom.contains("<body>"),
+        "{}",
+        text(&out).1
+    );
+    let body = &dom[dom.find("<body>").unwrap() + 6..dom.rfind("</body>").unwrap()];
+    Some(
+        body.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&nbsp;", "\u{a0}")
+            .replace("&amp;", "&"),
+    )
+}
+
+fn html_verdict_lines_come_first_in_headless_chromium() {
+    let (tmp, args, lines) = verdict_inputs();
+    let html = tmp.path().join("report.html");
+    let out = sepkg()
+        .arg("audit")
+        .args(&args)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let Some(rendered) = rendered_text(&html) else {
+        return;
+    };
+    let shown: Vec<&str> = rendered.lines().filter(|l| !l.trim().is_empty()).collect();
+    // The heading, then the verdict lines as the terminal prints them,
+    // before anything else about the packages.
+    assert_eq!(shown[0], "SEP client package audit", "{rendered}");
+    assert!(shown[1].starts_with(&lines[0]), "{rendered}");
+    assert_eq!(shown[2..4], lines[1..3], "{rendered}");
+    let terminal = text(&out).0;
+    assert_eq!(
+        shown[1],
+        terminal.lines().next().unwrap(),
+        "the page and the terminal give the same ERROR line"
+    );
+    assert!(shown[4].starts_with("sepkg "), "{rendered}");
+    // Further down: the findings, and each package's own section.
+    let after = rendered.find(&lines[2]).unwrap();
+    assert!(rendered[after..].contains("self-managed-after-upgrade"));
+    assert!(rendered[after..].contains("run `sepkg transform INPUT --sylink MANAGED.xml`"));
 }

@@ -3,6 +3,7 @@
 
 pub mod r#gen;
 pub mod harness;
+pub mod pki;
 pub mod sevenz;
 pub mod web;
 pub mod zips;
