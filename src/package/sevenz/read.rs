@@ -768,6 +768,11 @@ fn io_reason(e: &io::Error) -> String {
     if e.kind() == io::ErrorKind::UnexpectedEof {
         return "the data ends early: the archive is truncated or damaged".into();
     }
+    if matches!(e.kind(), io::ErrorKind::InvalidData | io::ErrorKind::Other) {
+        // The decoders' own words ("dist overflow", "corrupted input")
+        // mean the packed data does not decode.
+        return format!("the compressed data does not decode ({e}): the archive is damaged");
+    }
     e.to_string()
 }
 
