@@ -421,9 +421,7 @@ fn human(input: &Path, o: &Outcome) -> String {
     for w in &m.warnings {
         let _ = writeln!(s, "  warning: {}: {}", w.entry, w.message);
     }
-    for (n, f) in m.folders.iter().enumerate() {
-        let _ = writeln!(s, "  7z folder {}: {}", n + 1, folder_line(f));
-    }
+    s.push_str(&folder_lines(&m.folders));
     let _ = writeln!(
         s,
         "  output:   {} ({} bytes, {} entries)",
@@ -458,6 +456,39 @@ fn signed_lines(sig: &crate::authenticode::Signed) -> String {
 }
 
 /// One 7z output folder: what was done, its coders, files and sizes.
+/// The report's lines for a 7z output's folders: each one, or, when there
+/// are more than [`FOLDERS_LISTED`] (a non-solid archive has one per file),
+/// each folder that was not copied as it was and one line summing up the
+/// copied ones; the manifest lists every folder.
+fn folder_lines(folders: &[crate::package::UnitReport]) -> String {
+    use crate::package::sevenz::Action;
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let summed = folders.len() > FOLDERS_LISTED;
+    let (mut copied, mut files, mut packed) = (0usize, 0usize, 0u64);
+    for (n, f) in folders.iter().enumerate() {
+        if summed && f.action == Action::Copied {
+            copied += 1;
+            files += f.files;
+            packed += f.packed;
+        } else {
+            let _ = writeln!(s, "  7z folder {}: {}", n + 1, folder_line(f));
+        }
+    }
+    if copied > 0 {
+        let _ = writeln!(
+            s,
+            "  7z folders copied as they were: {copied} of {}, {files} files, {packed} packed bytes \
+             (each folder is in the manifest)",
+            folders.len()
+        );
+    }
+    s
+}
+
+/// Up to this many 7z folders, the report has a line for each.
+const FOLDERS_LISTED: usize = 4;
+
 fn folder_line(f: &crate::package::UnitReport) -> String {
     let action = serde_json::to_value(f.action)
         .ok()

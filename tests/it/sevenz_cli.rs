@@ -189,6 +189,28 @@ fn a_non_solid_export_copies_every_untouched_folder() {
     );
     assert!(copied >= 5, "{folders:?}");
     assert_7zip_extracts_the_package(&out, tmp.path());
+
+    // The human report names the two rewritten folders and sums up the
+    // copied ones in one line instead of a line per file.
+    let human = tmp.path().join("human.exe");
+    let o = sepkg()
+        .arg("transform")
+        .arg(&input)
+        .arg("--sylink")
+        .arg(sylink(tmp.path()))
+        .arg("-o")
+        .arg(&human)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    let listed = stdout.lines().filter(|l| l.contains("7z folder ")).count();
+    assert_eq!(listed, 2, "{stdout}");
+    let summary = format!(
+        "7z folders copied as they were: {copied} of {}",
+        folders.len()
+    );
+    assert!(stdout.contains(&summary), "{stdout}");
 }
 
 /// An administrator with only a folder (or zip) export makes the single
