@@ -10,12 +10,20 @@
 #   shell    unzip, sed SetAid.ini, cp sylink.xml, zip -r, sha256sum
 #   python   zipfile rewrite of every entry, replace the two files, hash
 #   sepkg    transform zip -> zip, folder -> zip
+#   7z       with 7zz: the same package as a 7-Zip single-file export (PE
+#            stub, SFX config block, 7z archive by `7zz a` with its defaults:
+#            solid LZMA2; and a `-ms=off` variant, a folder per file):
+#            cp + sha256sum of the .exe, sepkg .exe -> .exe, and the shell
+#            way (7zz x, sed, cp, 7zz a, prepend stub and config, sha256sum)
 # with peak memory (max RSS, /usr/bin/time -v's figure) of each; then a batch
 # of 8 packages of 50 MB (--out-dir, one job per core) against the same 8
 # transformed one after another; and with --large, a 1.5 GB package through
 # sepkg zip -> zip once, for its memory.
 #
-# Usage: bench/run.sh [--large] [--reps N] [--no-batch] [--keep]
+# Usage: bench/run.sh [--large] [--reps N] [--no-batch] [--no-7z] [--only-7z] [--keep]
+# (the 7z shell way LZMA-encodes 350 MB: about two minutes a run, so it runs
+# once unless --reps says otherwise; the two 7z inputs take about four
+# minutes to make, once, and are kept in bench-work/)
 # Figures are warm-cache: page caches cannot be dropped without root on a
 # shared machine, so the inputs are read once before timing.
 set -euo pipefail
@@ -27,13 +35,18 @@ SHELL_REPS=3
 LARGE=0
 BATCH=1
 KEEP=0
+SEVENZ=1
+ONLY7Z=0
+SHELL7_REPS=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --large) LARGE=1 ;;
-        --reps) REPS=$2; SHELL_REPS=$2; shift ;;
+        --reps) REPS=$2; SHELL_REPS=$2; SHELL7_REPS=$2; shift ;;
         --no-batch) BATCH=0 ;;
         --keep) KEEP=1 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        --no-7z) SEVENZ=0 ;;
+        --only-7z) ONLY7Z=1 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -103,6 +116,7 @@ cat "$W/pkg400.zip" "$W"/pkg400/* "$W"/pkg400/Bin/* > /dev/null 2>&1 || true
 rm -f "$W"/warmup.zip*
 
 ZIP="$W/pkg400.zip"
+if [ "$ONLY7Z" = 0 ]; then
 measure floor "$REPS" "cp '$ZIP' '$OUT/copy.zip' && sha256sum '$OUT/copy.zip'"
 measure floor_ossl "$REPS" "cp '$ZIP' '$OUT/copy.zip' && openssl dgst -sha256 '$OUT/copy.zip'"
 # sepkg fsyncs its output before renaming it into place (a crash never leaves
@@ -146,6 +160,43 @@ if [ "$BATCH" = 1 ]; then
     measure batch "$SHELL_REPS" "'$SEPKG' transform ${BATCH_IN[*]} --sylink '$SYLINK' --out-dir '$OUT' -q"
     measure sequential "$SHELL_REPS" "for f in ${BATCH_IN[*]}; do '$SEPKG' transform \"\$f\" --sylink '$SYLINK' -o '$OUT/'\$(basename \"\$f\") -q; done"
 fi
+fi
+
+# The 7-Zip single-file export: PE stub + SFX config block + 7z archive.
+if [ "$SEVENZ" = 1 ] && command -v 7zz >/dev/null; then
+    SFX_CFG="$W/sfx-config.txt"
+    printf ';!@Install@!UTF-8!\nTitle="Symantec Endpoint Protection"\nRunProgram="setup.exe"\n;!@InstallEnd@!\n' > "$SFX_CFG"
+    if [ ! -f "$W/stub/stub.exe" ]; then
+        # The synthetic PE stub the Windows smoke suite uses (no vendor binary).
+        (cd "$ROOT" && cargo run --release --locked --quiet --example windows_smoke_inputs -- "$W/stub") >/dev/null
+    fi
+    for variant in solid:"" ns:"-ms=off"; do
+        v=${variant%%:*}; opt=${variant#*:}
+        if [ ! -f "$W/pkg400-$v.exe" ] || [ "$W/pkg400-$v.exe" -ot "$W/pkg400.stamp" ]; then
+            echo "generating pkg400-$v.exe (7zz a $opt, about two minutes)..." >&2
+            rm -f "$W/pkg400-$v.7z"
+            (cd "$W/pkg400" && 7zz a -bd -bso0 -y $opt "$W/pkg400-$v.7z" .)
+            cat "$W/stub/stub.exe" "$SFX_CFG" "$W/pkg400-$v.7z" > "$W/pkg400-$v.exe"
+            rm -f "$W/pkg400-$v.7z"
+        fi
+        cat "$W/pkg400-$v.exe" > /dev/null
+    done
+    SFX="$W/pkg400-solid.exe"
+    measure floor_7z "$REPS" "cp '$SFX' '$OUT/copy.exe' && sha256sum '$OUT/copy.exe'"
+    measure sepkg_7z "$REPS" "'$SEPKG' transform '$SFX' --sylink '$SYLINK' -o '$OUT/s.exe' -q"
+    measure floor_7z_ns "$REPS" "cp '$W/pkg400-ns.exe' '$OUT/copy.exe' && sha256sum '$OUT/copy.exe'"
+    measure sepkg_7z_ns "$REPS" "'$SEPKG' transform '$W/pkg400-ns.exe' --sylink '$SYLINK' -o '$OUT/n.exe' -q"
+    # The shell way: 7-Zip opens the self-extractor, the edit is made in
+    # the extracted tree, 7-Zip packs it again with its defaults, and the
+    # stub and config block are put back in front.
+    STUB_LEN=$(( $(stat -c %s "$W/stub/stub.exe") + $(stat -c %s "$SFX_CFG") ))
+    measure shell_7z "$SHELL7_REPS" "set -e; mkdir '$OUT/x'; cd '$OUT/x'; 7zz x -bd -bso0 -y '$SFX'; \
+sed -i 's/^KeepPreviousSetting=1/KeepPreviousSetting=0/' setAid.ini; cp '$SYLINK' sylink.xml; \
+7zz a -bd -bso0 -y ../new.7z .; head -c $STUB_LEN '$SFX' > ../shell.exe; cat ../new.7z >> ../shell.exe; sha256sum ../shell.exe"
+    SEVENZ_DICT=$(7zz l -slt "$SFX" | sed -n 's/^Method = .*LZMA2:\([0-9]*\).*/\1/p' | head -n 1)
+elif [ "$SEVENZ" = 1 ]; then
+    echo "  (7z rows skipped: 7zz is not installed)" >&2
+fi
 rm -rf "$OUT"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -160,11 +211,14 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
     echo
     echo "| method | median s | x floor | CPU s | max RSS MB | runs s |"
     echo "|---|---|---|---|---|---|"
-    for k in floor:"floor: cp + sha256sum" floor_ossl:"cp + openssl sha256" floor_sync:"cp + sync + openssl sha256 (durable, like sepkg)" shell:"shell: unzip, sed, cp, zip -r, sha256sum" python:"python zipfile" sepkg_zip:"sepkg zip -> zip" sepkg_dir:"sepkg folder -> zip" floor_cab:"cab floor: cp + sha256sum of the .cab" sepkg_cab:"sepkg cab -> cab" sepkg_zip_1500:"sepkg zip -> zip, 1.5 GB" batch:"sepkg batch, 8 x 50 MB" sequential:"sepkg one by one, 8 x 50 MB"; do
+    for k in floor:"floor: cp + sha256sum" floor_ossl:"cp + openssl sha256" floor_sync:"cp + sync + openssl sha256 (durable, like sepkg)" shell:"shell: unzip, sed, cp, zip -r, sha256sum" python:"python zipfile" sepkg_zip:"sepkg zip -> zip" sepkg_dir:"sepkg folder -> zip" floor_cab:"cab floor: cp + sha256sum of the .cab" sepkg_cab:"sepkg cab -> cab" sepkg_zip_1500:"sepkg zip -> zip, 1.5 GB" batch:"sepkg batch, 8 x 50 MB" sequential:"sepkg one by one, 8 x 50 MB" \
+        floor_7z:"7z SFX floor: cp + sha256sum of the .exe (solid)" sepkg_7z:"sepkg 7z SFX -> 7z SFX (solid LZMA2)" \
+        shell_7z:"7z shell: 7zz x, sed, cp, 7zz a, stub, sha256sum" \
+        floor_7z_ns:"7z SFX floor (-ms=off)" sepkg_7z_ns:"sepkg 7z SFX -> 7z SFX (-ms=off)"; do
         key=${k%%:*}; label=${k#*:}
         [ -n "$(get "$key" 2)" ] || continue
         printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$(get "$key" 2)" \
-            "$(if [[ $key == batch || $key == sequential || $key == sepkg_zip_1500 ]]; then echo "-"; elif [[ $key == *cab ]]; then ratio "$(get "$key" 2)" "$(get floor_cab 2)"; else ratio "$(get "$key" 2)" "$(get floor 2)"; fi)" \
+            "$(if [[ $key == batch || $key == sequential || $key == sepkg_zip_1500 ]]; then echo "-"; elif [[ $key == *cab ]]; then ratio "$(get "$key" 2)" "$(get floor_cab 2)"; elif [[ $key == *_7z_ns ]]; then ratio "$(get "$key" 2)" "$(get floor_7z_ns 2)"; elif [[ $key == *_7z ]]; then ratio "$(get "$key" 2)" "$(get floor_7z 2)"; else ratio "$(get "$key" 2)" "$(get floor 2)"; fi)" \
             "$(get "$key" 4)" "$(mb "$(get "$key" 3)")" "$(awk -v k="$key" '$1==k{for(i=5;i<=NF;i++)printf "%s ", $i}' "$RESULTS")"
     done
     echo
@@ -172,6 +226,11 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
     [ -z "$(get sepkg_cab 2)" ] || echo "sepkg cab -> cab / cab floor: $(ratio "$(get sepkg_cab 2)" "$(get floor_cab 2)")"
     echo "shell / sepkg zip -> zip: $(ratio "$(get shell 2)" "$(get sepkg_zip 2)") (target >= 10)"
     echo "python / sepkg zip -> zip: $(ratio "$(get python 2)" "$(get sepkg_zip 2)")"
+    if [ -n "$(get sepkg_7z 2)" ]; then
+        echo "sepkg 7z SFX (solid) / its floor: $(ratio "$(get sepkg_7z 2)" "$(get floor_7z 2)") (target <= 2.0); -ms=off / its floor: $(ratio "$(get sepkg_7z_ns 2)" "$(get floor_7z_ns 2)") (target <= 1.5)"
+        echo "7z shell / sepkg 7z SFX: $(ratio "$(get shell_7z 2)" "$(get sepkg_7z 2)") (target >= 15)"
+        echo "7z peak RSS: solid $(mb "$(get sepkg_7z 3)") MB, -ms=off $(mb "$(get sepkg_7z_ns 3)") MB (target <= 64 MB + the folder's dictionary, LZMA2:$SEVENZ_DICT = $(( (1 << SEVENZ_DICT) >> 20 )) MiB)"
+    fi
     if [ -n "$(get batch 2)" ]; then
         echo "batch speed-up over one by one: $(ratio "$(get sequential 2)" "$(get batch 2)")"
     fi
