@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::header::{
     self, Coder, File as FileRecord, Folder, Header, SIGNATURE_HEADER_SIZE, Streams, method,
 };
-use super::read::{Archive, coder_dictionary, folder_method, into_error};
+use super::read::{Archive, FolderInfo, coder_dictionary, folder_method, into_error};
 use super::{FORMAT, lzma2};
 use crate::error::{Error, Location, Result};
 
@@ -733,38 +733,17 @@ impl<W: Write + Seek> Writer<W> {
         let t = target(&f.record, new_size);
         let input_method = f.method();
         // Splice: keep the chunks before the first replaced file.
-        let mut kept = (0u64, 0u64);
-        if t.splice {
+        let kept = if t.splice {
             let first = f
                 .files
                 .iter()
                 .position(|&i| replaced(i).is_some())
                 .unwrap_or(0);
             let cut = src.entries()[f.files[first]].offset;
-            let tail = new_size - cut;
-            let (packed, unpacked) = self.keep_chunks(src, fi, cut)?;
-            kept = (packed, unpacked);
-            if let Main::Lzma2 { prop, .. } = t.main {
-                let cap = coder_dictionary(&f.record.coders[0]).unwrap_or(u64::from(MAX_DICT));
-                let main = Main::Lzma2 {
-                    prop,
-                    dict: dict_for(tail, cap),
-                };
-                let action = if packed > 0 {
-                    Action::Spliced
-                } else {
-                    Action::Reencoded
-                };
-                let mut r = report(Some(fi), action);
-                r.kept = (packed > 0).then_some(packed);
-                self.start_folder(main, &[], r)?;
-                // The kept chunks are already in the output.
-                if let Some(b) = self.open.as_mut() {
-                    b.written = packed;
-                    b.size = unpacked;
-                }
-            }
-        }
+            self.start_splice(src, fi, &f, &t, cut, new_size - cut)?
+        } else {
+            (0, 0)
+        };
         let classes = if t.split {
             self.classify(src, &f.files, &replaced)?
         } else {
@@ -827,13 +806,56 @@ impl<W: Write + Seek> Writer<W> {
             b.report.input_method = Some(input_method.clone());
         }
         self.close()?;
-        // Say the input's coders only where they differ.
+        self.drop_same_methods(fi);
+        Ok(())
+    }
+
+    /// In the reports of input folder `fi`'s output folders, says the
+    /// input's coders only where they differ from the output's.
+    fn drop_same_methods(&mut self, fi: usize) {
         for r in self.reports.iter_mut().filter(|r| r.source == Some(fi)) {
             if r.input_method.as_deref() == Some(r.method.as_str()) {
                 r.input_method = None;
             }
         }
-        Ok(())
+    }
+
+    /// Opens the output folder of a splice of input folder `fi`: copies its
+    /// LZMA2 chunks that end before unpacked offset `cut`, then starts an
+    /// LZMA2 folder whose dictionary fits the `tail` bytes still to come
+    /// (never larger than the input's). Returns the packed and unpacked
+    /// sizes kept.
+    fn start_splice(
+        &mut self,
+        src: &mut Archive,
+        fi: usize,
+        f: &FolderInfo,
+        t: &Target,
+        cut: u64,
+        tail: u64,
+    ) -> Result<(u64, u64)> {
+        let (packed, unpacked) = self.keep_chunks(src, fi, cut)?;
+        if let Main::Lzma2 { prop, .. } = t.main {
+            let cap = coder_dictionary(&f.record.coders[0]).unwrap_or(u64::from(MAX_DICT));
+            let main = Main::Lzma2 {
+                prop,
+                dict: dict_for(tail, cap),
+            };
+            let action = if packed > 0 {
+                Action::Spliced
+            } else {
+                Action::Reencoded
+            };
+            let mut r = report(Some(fi), action);
+            r.kept = (packed > 0).then_some(packed);
+            self.start_folder(main, &[], r)?;
+            // The kept chunks are already in the output.
+            if let Some(b) = self.open.as_mut() {
+                b.written = packed;
+                b.size = unpacked;
+            }
+        }
+        Ok((packed, unpacked))
     }
 
     /// Streams input entry `i` through (CRC-checked by the reader), feeding
