@@ -222,10 +222,12 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
             "$(get "$key" 4)" "$(mb "$(get "$key" 3)")" "$(awk -v k="$key" '$1==k{for(i=5;i<=NF;i++)printf "%s ", $i}' "$RESULTS")"
     done
     echo
-    echo "sepkg zip -> zip / floor: $(ratio "$(get sepkg_zip 2)" "$(get floor 2)") (target <= 1.5); / cp + openssl: $(ratio "$(get sepkg_zip 2)" "$(get floor_ossl 2)"); / cp + sync + openssl: $(ratio "$(get sepkg_zip 2)" "$(get floor_sync 2)")"
-    [ -z "$(get sepkg_cab 2)" ] || echo "sepkg cab -> cab / cab floor: $(ratio "$(get sepkg_cab 2)" "$(get floor_cab 2)")"
-    echo "shell / sepkg zip -> zip: $(ratio "$(get shell 2)" "$(get sepkg_zip 2)") (target >= 10)"
-    echo "python / sepkg zip -> zip: $(ratio "$(get python 2)" "$(get sepkg_zip 2)")"
+    if [ -n "$(get sepkg_zip 2)" ]; then
+        echo "sepkg zip -> zip / floor: $(ratio "$(get sepkg_zip 2)" "$(get floor 2)") (target <= 1.5); / cp + openssl: $(ratio "$(get sepkg_zip 2)" "$(get floor_ossl 2)"); / cp + sync + openssl: $(ratio "$(get sepkg_zip 2)" "$(get floor_sync 2)")"
+        [ -z "$(get sepkg_cab 2)" ] || echo "sepkg cab -> cab / cab floor: $(ratio "$(get sepkg_cab 2)" "$(get floor_cab 2)")"
+        echo "shell / sepkg zip -> zip: $(ratio "$(get shell 2)" "$(get sepkg_zip 2)") (target >= 10)"
+        echo "python / sepkg zip -> zip: $(ratio "$(get python 2)" "$(get sepkg_zip 2)")"
+    fi
     if [ -n "$(get sepkg_7z 2)" ]; then
         echo "sepkg 7z SFX (solid) / its floor: $(ratio "$(get sepkg_7z 2)" "$(get floor_7z 2)") (target <= 2.0); -ms=off / its floor: $(ratio "$(get sepkg_7z_ns 2)" "$(get floor_7z_ns 2)") (target <= 1.5)"
         echo "7z shell / sepkg 7z SFX: $(ratio "$(get shell_7z 2)" "$(get sepkg_7z 2)") (target >= 15)"
