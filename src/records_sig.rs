@@ -510,12 +510,8 @@ fn check_signature(
             "a legacy minisign signature (not prehashed), which sepkg does not accept: sign the records again".into(),
         );
     }
-    contain(MINISIGN, || {
-        minisign::verify(pk, &sbox, Cursor::new(bytes), true, false, false)
-    })?
-    .map_err(|e| {
-        format!("does not match {record} ({e}): {record} was changed after it was signed")
-    })?;
+    // The comment is not yet authenticated here: it can only make the
+    // check fail (with a clearer reason than a digest mismatch), never pass.
     let trusted = sbox
         .trusted_comment()
         .map_err(|e| format!("its trusted comment cannot be read: {e}"))?;
@@ -526,6 +522,12 @@ fn check_signature(
             "is a signature of {file:?}, not of {record}: another record's signature was put in its place"
         ));
     }
+    contain(MINISIGN, || {
+        minisign::verify(pk, &sbox, Cursor::new(bytes), true, false, false)
+    })?
+    .map_err(|e| {
+        format!("does not match {record} ({e}): {record} was changed after it was signed")
+    })?;
     Ok(trusted)
 }
 
