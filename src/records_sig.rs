@@ -526,7 +526,11 @@ fn check_signature(
         minisign::verify(pk, &sbox, Cursor::new(bytes), true, false, false)
     })?
     .map_err(|e| {
-        format!("does not match {record} ({e}): {record} was changed after it was signed")
+        if e.to_string().starts_with("Comment signature") {
+            "its trusted comment was changed after it was signed".to_string()
+        } else {
+            format!("does not match {record}: {record} was changed after it was signed")
+        }
     })?;
     Ok(trusted)
 }
@@ -640,6 +644,14 @@ mod tests {
         assert_eq!(
             tk.check(SUMS, "s", "s", b"", None).status,
             SignatureStatus::Missing
+        );
+        // A trusted comment edited after signing (an older timestamp).
+        let text = String::from_utf8(sig).unwrap();
+        let edited = text.replacen("timestamp:", "timestamp:1", 1);
+        let c = tk.check(INDEX_JSON, "i", "s", b"{}\n", Some(edited.as_bytes()));
+        assert_eq!(
+            c.reason.as_deref(),
+            Some("its trusted comment was changed after it was signed")
         );
     }
 

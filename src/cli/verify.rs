@@ -182,6 +182,12 @@ fn human(r: &Report) -> String {
         };
     }
     signatures(r, &mut s);
+    if r.kind == TargetKind::Url && r.digest.is_none() {
+        let _ = writeln!(
+            s,
+            "  not downloaded: the server's records are not signed by the trusted key, so there is nothing trustworthy to compare the package with"
+        );
+    }
     let mut records: Vec<&str> = r
         .checks
         .iter()

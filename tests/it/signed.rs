@@ -180,6 +180,10 @@ fn a_rewritten_package_and_records_fail_only_with_the_trusted_key() {
         "{stdout}"
     );
     assert!(!stdout.contains("got: "), "{stdout}");
+    assert!(
+        stdout.contains("  not downloaded: the server's records are not signed by the trusted key"),
+        "{stdout}"
+    );
     let (code, doc) = run_json(&["verify", &url, "--trusted-key", s(&public)]);
     assert_eq!(code, 1);
     assert_eq!(doc["verified"], false);
