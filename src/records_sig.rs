@@ -42,7 +42,7 @@
 //! slices the last line's signature without checking its length (a short
 //! one panics), so a signature, which may come from a hostile server, is
 //! checked for shape first and parsed and verified under
-//! [`crate::contain`].
+//! `contain` (the crate-private panic guard).
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};

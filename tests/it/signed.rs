@@ -425,8 +425,10 @@ fn keygen_writes_a_protected_pair_and_never_overwrites_one() {
         text(&o)
     );
     assert_eq!(snapshot(tmp.path()), before);
+}
 
-    // --unencrypted: said loudly, and the key signs without a password.
+fn keygen_unencrypted_says_so_loudly_and_the_key_signs() {
+    let tmp = tempfile::tempdir().unwrap();
     let (code, doc) = run_json(&[
         "keygen",
         "-o",
@@ -435,6 +437,11 @@ fn keygen_writes_a_protected_pair_and_never_overwrites_one() {
     ]);
     assert_eq!(code, 0, "{doc}");
     assert_eq!(doc["keygen"]["encrypted"], false);
+    let key_text = std::fs::read_to_string(tmp.path().join("plain.key")).unwrap();
+    assert!(
+        key_text.starts_with("untrusted comment: sepkg secret key, NOT ENCRYPTED\nRWQAAEIy"),
+        "{key_text}"
+    );
     assert!(
         doc["warning"].as_str().unwrap().contains("NOT encrypted"),
         "{doc}"
@@ -565,6 +572,7 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         a_web_root_folder_verifies_and_reports_its_signatures_as_json,
         a_wrong_key_a_missing_or_swapped_signature_fail_naming_the_signature,
         keygen_writes_a_protected_pair_and_never_overwrites_one,
+        keygen_unencrypted_says_so_loudly_and_the_key_signs,
         a_signed_web_root_refuses_an_unsigned_publish_and_stays_whole,
     ]
 }
