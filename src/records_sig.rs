@@ -676,6 +676,33 @@ mod tests {
     }
 
     #[test]
+    fn every_truncation_and_byte_flip_fails_and_none_panics() {
+        let (sk, tk) = pair();
+        let good = sk.sign(SUMS, b"x").unwrap();
+        let comment_end = good.iter().position(|&b| b == b'\n').unwrap();
+        let mut contained = 0;
+        let mut check = |bad: &[u8]| {
+            let c = tk.check(SUMS, "s", "s", b"x", Some(bad));
+            assert_ne!(c.status, SignatureStatus::Verified, "{bad:?}");
+            contained += usize::from(c.reason.is_some_and(|r| r.contains(MINISIGN)));
+        };
+        // Cut before the last line's end (a final newline is optional).
+        for len in 0..good.len() - 2 {
+            check(&good[..len]);
+        }
+        // The untrusted comment is not signed; everything after it is.
+        for i in comment_end + 1..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x01;
+            if bad[i].is_ascii_whitespace() || good[i].is_ascii_whitespace() {
+                continue;
+            }
+            check(&bad);
+        }
+        assert_eq!(contained, 0, "the shape checks should stop every panic");
+    }
+
+    #[test]
     fn key_paths_take_a_stem_or_either_file() {
         for out in ["k", "k.key", "k.pub"] {
             assert_eq!(key_paths(Path::new(out)), ("k.key".into(), "k.pub".into()));
