@@ -34,6 +34,10 @@
 //! trusted comment's timestamp is reported so that a person can see it.
 //! `index.html` is for people and is not signed.
 //!
+//! Signatures are not byte-reproducible: the trusted comment holds the
+//! time of signing, and minisign's Ed25519 mixes fresh randomness into
+//! each signature. Publishing unchanged records keeps their signatures.
+//!
 //! # The crate
 //! `minisign` 0.10, by minisign's author: pure Rust, the same formats and
 //! KDF as the C tool, no system library. Two of its habits are worked

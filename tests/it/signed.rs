@@ -243,6 +243,16 @@ fn a_web_root_folder_verifies_and_reports_its_signatures_as_json() {
     let (code, doc) = run_json(&["verify", s(&web)]);
     assert_eq!(code, 0);
     assert_eq!(doc["signatures"][1]["status"], "not-checked", "{doc}");
+
+    // A package may not take a signature's name.
+    let z = artifact(&tmp.path().join("out"), "index.json.minisig");
+    let sign = ["--sign-key", s(&key), "--sign-password-env", PW_VAR];
+    let (code, _, err) = run(&[&["publish", s(&z), "--to", s(&web)][..], &sign].concat());
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("that name is kept for the web root's own records"),
+        "{err}"
+    );
 }
 
 fn a_wrong_key_a_missing_or_swapped_signature_fail_naming_the_signature() {
