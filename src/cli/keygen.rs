@@ -46,7 +46,14 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
     let password = if args.unencrypted {
         None
     } else {
-        let password = password(args.password_env.as_deref(), "--password-env", true)?;
+        let (secret, _) = records_sig::key_paths(&args.out);
+        let prompt = format!("Password for the new secret key {}: ", secret.display());
+        let password = password(
+            args.password_env.as_deref(),
+            "--password-env",
+            &prompt,
+            true,
+        )?;
         if password.is_empty() {
             return Err(Error::Usage(
                 "the password is empty, which protects nothing; give one, or pass --unencrypted to write an unencrypted key on purpose".into(),
@@ -91,9 +98,14 @@ fn human(w: &KeyPairWritten) -> String {
 }
 
 /// A password: from the environment variable `var` (named on the command
-/// line by `flag`), or else asked for on the terminal (twice when
-/// `confirm`), or else a usage error: a script never hangs on a prompt.
-pub(crate) fn password(var: Option<&str>, flag: &str, confirm: bool) -> Result<String> {
+/// line by `flag`), or else asked for on the terminal with `prompt` (twice
+/// when `confirm`), or else a usage error: a script never hangs on a prompt.
+pub(crate) fn password(
+    var: Option<&str>,
+    flag: &str,
+    prompt: &str,
+    confirm: bool,
+) -> Result<String> {
     if let Some(var) = var {
         return std::env::var(var).map_err(|_| {
             Error::Usage(format!(
@@ -110,8 +122,8 @@ pub(crate) fn password(var: Option<&str>, flag: &str, confirm: bool) -> Result<S
         rpassword::prompt_password(prompt)
             .map_err(|e| Error::io("<terminal>", "cannot read a password from", e))
     };
-    let first = ask("Password: ")?;
-    if confirm && ask("Password (again): ")? != first {
+    let first = ask(prompt)?;
+    if confirm && ask("Again: ")? != first {
         return Err(Error::Usage(
             "the two passwords differ; nothing written".into(),
         ));

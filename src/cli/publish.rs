@@ -61,6 +61,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
                 true => Some(super::keygen::password(
                     args.sign_password_env.as_deref(),
                     "--sign-password-env",
+                    &format!("Password for {}: ", path.display()),
                     false,
                 )?),
                 false => None,
