@@ -28,6 +28,9 @@ use std::sync::Once;
 pub(crate) const CAB: &str = "the cabinet reader failed";
 /// The 7z reader (`sevenz-rust2` and `lzma-rust2`).
 pub(crate) const SEVENZ: &str = "the 7z reader failed";
+/// The minisign signature reader (`minisign` crate), for signatures a
+/// web server sends.
+pub(crate) const MINISIGN: &str = "the minisign signature reader failed";
 /// The MSI reader (`msi` and `cfb` crates).
 pub(crate) const MSI: &str = "the MSI reader gave up";
 

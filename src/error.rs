@@ -190,6 +190,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A minisign key file (`keygen`, `publish --sign-key`, `verify
+    /// --trusted-key`) that cannot be read, written, decrypted or used.
+    #[error("{path}: {reason}", path = .path.display())]
+    Key {
+        /// The key file (or the key as given).
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A state sepkg's own code should never reach: a bug, not bad input.
     /// Never for anything the user's files or arguments can cause.
     #[error("internal error: {0}")]
@@ -276,6 +286,7 @@ impl Error {
             Error::AlreadyPublished { .. } => "already-published",
             Error::HttpStatus { .. } => "http-status",
             Error::Network { .. } => "network",
+            Error::Key { .. } => "bad-key",
             Error::Internal(_) => "internal",
             Error::Limit { .. } => "limit",
         }
@@ -324,6 +335,9 @@ impl Error {
             }
             Error::Network { .. } => {
                 "check that the server is running and reachable from here (host, port, firewall, HTTPS_PROXY/NO_PROXY); --timeout SECS allows a slow server more time"
+            }
+            Error::Key { .. } => {
+                "`sepkg keygen -o PATH` writes PATH.key (for publish --sign-key, with its password in --sign-password-env VAR) and PATH.pub (for verify --trusted-key)"
             }
             Error::Internal(_) => {
                 "this is a bug in sepkg: please report it with the command and input"

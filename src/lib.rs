@@ -31,6 +31,9 @@
 //! - [`record`]: reading and writing the records: the `.sha256` sidecar,
 //!   `SHA256SUMS`, the manifest summary, `index.json`.
 //! - [`verify`]: checking artifacts, web roots and URLs against their records.
+//! - [`records_sig`]: minisign key pairs and the signatures of a web root's
+//!   `SHA256SUMS` and `index.json` (`keygen`, `publish --sign-key`,
+//!   `verify --trusted-key`).
 //! - [`authenticode`]: verifying and applying Authenticode signatures of PE programs.
 //! - [`digest`]: SHA-256 helpers.
 //! - [`atomic`]: temporary files beside their targets, and the transaction
@@ -54,6 +57,7 @@ pub mod msi;
 pub mod package;
 pub mod publish;
 pub mod record;
+pub mod records_sig;
 pub mod setaid;
 pub mod sylink;
 pub mod transform;

@@ -42,6 +42,7 @@ use crate::record::{
     manifest_path, parse_index, parse_manifest, parse_sidecar, plain_name, read_if_file,
     read_record, sidecar_line, sidecar_path,
 };
+use crate::records_sig::{self, SigningKey};
 
 const TEMPLATE: &str = include_str!("../templates/index.html");
 
@@ -88,6 +89,7 @@ pub fn check_artifact(path: &Path, progress: &dyn crate::Progress) -> Result<Art
     if [SUMS, INDEX_JSON, INDEX_HTML].contains(&name.as_str())
         || name.ends_with(record::SIDECAR_SUFFIX)
         || name.ends_with(record::MANIFEST_SUFFIX)
+        || name.ends_with(records_sig::SIG_SUFFIX)
     {
         return Err(Error::Usage(format!(
             "{}: that name is kept for the web root's own records; publish the package itself",
@@ -233,6 +235,9 @@ pub struct Options {
     pub base_url: Option<BaseUrl>,
     /// Replace a different file already published under the same name.
     pub replace: bool,
+    /// Sign `SHA256SUMS` and `index.json` with this key (see
+    /// [`crate::records_sig`]); without it a signed web root is refused.
+    pub sign: Option<SigningKey>,
 }
 
 /// What happened to one artifact.
@@ -276,6 +281,8 @@ pub struct Outcome {
     pub index: Index,
     /// The files written (renamed into place), in order; empty for a no-op.
     pub written: Vec<String>,
+    /// The id of the key that signs the records, with `--sign-key`.
+    pub signed_by: Option<String>,
 }
 
 /// Publishes `artifacts` into `opts.webroot` (see the module docs).
@@ -291,6 +298,7 @@ pub fn publish(
             root.display()
         )));
     }
+    records_sig::refuse_unsigned(root, opts.sign.is_some())?;
     let checked = check_artifacts(artifacts, progress)?;
     let index_path = root.join(INDEX_JSON);
     let old_index = if index_path.exists() {
@@ -333,7 +341,8 @@ pub fn publish(
 
     let mut tx = Transaction::new();
     stage_artifacts(root, &plans, &mut tx, progress)?;
-    stage_index(root, &index, &plans, &mut tx)?;
+    let records = stage_index(root, &index, &plans, &mut tx)?;
+    records_sig::stage(root, opts.sign.as_ref(), &records, &mut tx)?;
     let written = tx.commit()?.written;
     let packages = plans
         .into_iter()
@@ -357,6 +366,7 @@ pub fn publish(
         packages,
         index,
         written,
+        signed_by: opts.sign.as_ref().map(SigningKey::key_id),
     })
 }
 
@@ -499,8 +509,14 @@ fn stage_artifacts(
 
 /// Stages `SHA256SUMS`, `index.json` and `index.html`, from the index just
 /// built and the records on disk (or about to be), each only when its bytes
-/// change.
-fn stage_index(root: &Path, index: &Index, plans: &[Plan<'_>], tx: &mut Transaction) -> Result<()> {
+/// change. Returns the final bytes of `SHA256SUMS` and `index.json`, the
+/// records that are signed.
+fn stage_index(
+    root: &Path,
+    index: &Index,
+    plans: &[Plan<'_>],
+    tx: &mut Transaction,
+) -> Result<Vec<(&'static str, Vec<u8>)>> {
     let sums = render_sums(root, index, plans)?;
     let json = record::index_json(index);
     let html = render_html(index)?;
@@ -514,7 +530,7 @@ fn stage_index(root: &Path, index: &Index, plans: &[Plan<'_>], tx: &mut Transact
             tx.put(stage_bytes(root, name, bytes)?, target);
         }
     }
-    Ok(())
+    Ok(vec![(SUMS, sums.into_bytes()), (INDEX_JSON, json)])
 }
 
 /// `SHA256SUMS`: every artifact of the index (its hash from the index), and

@@ -29,6 +29,7 @@ use crate::record::{
     manifest_path, parse_index, parse_manifest, parse_sidecar, parse_sums, read_record,
     sidecar_path,
 };
+use crate::records_sig::{self, SIG_SUFFIX, SignatureCheck, SignatureStatus, TrustedKey};
 
 /// What was compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,6 +45,8 @@ pub enum Field {
     Present,
     /// Whether a present file is listed.
     Listed,
+    /// A record's minisign signature (`--trusted-key`).
+    Signature,
 }
 
 /// One comparison.
@@ -115,6 +118,9 @@ pub struct Report {
     pub redirects: Option<Vec<String>>,
     /// Every comparison made.
     pub checks: Vec<Check>,
+    /// Web root and URL: the records' signatures (checked with
+    /// `--trusted-key`, else only reported when present).
+    pub signatures: Vec<SignatureCheck>,
 }
 
 impl Report {
@@ -127,7 +133,34 @@ impl Report {
             final_url: None,
             redirects: None,
             checks,
+            signatures: Vec::new(),
         }
+    }
+
+    /// Adds the records' signatures, each one checked a failed check unless
+    /// good.
+    fn with_signatures(mut self, signatures: Vec<SignatureCheck>) -> Report {
+        for s in signatures
+            .iter()
+            .filter(|s| s.status != SignatureStatus::NotChecked)
+        {
+            let id = s.key_id.as_deref().unwrap_or("?");
+            let expected = format!("a good signature by trusted key {id}");
+            let got = match s.status {
+                SignatureStatus::Verified => expected.clone(),
+                _ => s.reason.clone().unwrap_or_default(),
+            };
+            self.checks.push(Check::new(
+                &s.record,
+                &s.signature,
+                Field::Signature,
+                expected,
+                got,
+            ));
+        }
+        self.verified = self.checks.iter().all(|c| c.ok);
+        self.signatures = signatures;
+        self
     }
 
     /// The checks that failed.
@@ -159,15 +192,22 @@ pub struct HttpOptions {
     pub ca_cert: Option<std::path::PathBuf>,
 }
 
-/// Verifies `target`: a URL, a folder (web root) or a file (artifact).
+/// Verifies `target`: a URL, a folder (web root) or a file (artifact);
+/// with `trusted`, a web root's or URL's records must be signed by it.
 pub fn run(
     target: &str,
     expect: Option<&Path>,
+    trusted: Option<&TrustedKey>,
     http: &HttpOptions,
     progress: &dyn crate::Progress,
 ) -> Result<Report> {
+    if trusted.is_some() && expect.is_some() {
+        return Err(Error::Usage(
+            "--trusted-key checks the records on the server (index.json.minisig); with --expect FILE the record is your own file, which the key does not cover: give one or the other".into(),
+        ));
+    }
     if is_url(target) {
-        return url(target, expect, http, progress);
+        return url(target, expect, trusted, http, progress);
     }
     let path = Path::new(target);
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot read", e))?;
@@ -177,7 +217,11 @@ pub fn run(
                 "--expect applies to an artifact or a URL; a web root is checked against its own SHA256SUMS and index.json".into(),
             ));
         }
-        webroot(path, progress)
+        webroot(path, trusted, progress)
+    } else if trusted.is_some() {
+        Err(Error::Usage(format!(
+            "{target}: --trusted-key checks a web root's signed records: give the web root's folder or the package's URL"
+        )))
     } else {
         artifact(path, expect, progress)
     }
@@ -350,8 +394,13 @@ pub fn artifact(
     Ok(report)
 }
 
-/// Verifies a web root written by `sepkg publish`.
-pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
+/// Verifies a web root written by `sepkg publish` (its records signed by
+/// `trusted`, when given).
+pub fn webroot(
+    dir: &Path,
+    trusted: Option<&TrustedKey>,
+    progress: &dyn crate::Progress,
+) -> Result<Report> {
     let target = dir.display().to_string();
     let mut checks = Vec::new();
     let records = WebRootRecords::read(dir, &mut checks)?;
@@ -378,7 +427,8 @@ pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
         }
     }
     check_unlisted(dir, &listed, &mut checks)?;
-    Ok(Report::new(&target, TargetKind::Webroot, checks))
+    let signatures = records_sig::check_webroot(dir, &records.raw, trusted)?;
+    Ok(Report::new(&target, TargetKind::Webroot, checks).with_signatures(signatures))
 }
 
 /// A web root's own records: `SHA256SUMS` and `index.json`, each when
@@ -386,6 +436,8 @@ pub fn webroot(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
 struct WebRootRecords {
     sums: Option<Vec<(String, String)>>,
     index: Option<Index>,
+    /// The bytes of each record read, for checking its signature.
+    raw: Vec<(&'static str, Vec<u8>)>,
 }
 
 impl WebRootRecords {
@@ -402,8 +454,11 @@ impl WebRootRecords {
             ));
         }
         let missing = |name: &str| Check::new(name, &target, Field::Present, "present", "missing");
+        let mut raw = Vec::new();
         let sums = if sums_path.is_file() {
-            let text = String::from_utf8_lossy(&read_record(&sums_path)?).into_owned();
+            let bytes = read_record(&sums_path)?;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            raw.push((SUMS, bytes));
             Some(parse_sums(&text, &sums_path.display().to_string())?)
         } else {
             checks.push(missing(SUMS));
@@ -411,7 +466,10 @@ impl WebRootRecords {
         };
         let index = if index_path.is_file() {
             let at = index_path.display().to_string();
-            Some(parse_index(&read_record(&index_path)?, &at)?)
+            let bytes = read_record(&index_path)?;
+            let index = parse_index(&bytes, &at)?;
+            raw.push((INDEX_JSON, bytes));
+            Some(index)
         } else {
             checks.push(missing(INDEX_JSON));
             None
@@ -419,7 +477,7 @@ impl WebRootRecords {
         if index.is_some() && !dir.join(INDEX_HTML).is_file() {
             checks.push(missing(INDEX_HTML));
         }
-        Ok(WebRootRecords { sums, index })
+        Ok(WebRootRecords { sums, index, raw })
     }
 
     /// Every name any record lists, the records themselves included.
@@ -427,6 +485,7 @@ impl WebRootRecords {
         let mut listed: BTreeSet<String> = [SUMS, INDEX_JSON, INDEX_HTML]
             .iter()
             .map(|s| s.to_string())
+            .chain(records_sig::signature_files())
             .collect();
         for (name, _) in self.sums.iter().flatten() {
             listed.insert(name.clone());
@@ -752,10 +811,51 @@ pub fn index_url(url: &str) -> String {
     }
 }
 
-/// Downloads `url` as a stream and compares it with the record.
+/// A record's body (at most [`MAX_RECORD`] bytes).
+fn read_small(response: ureq::http::Response<ureq::Body>, url: &str) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    response
+        .into_body()
+        .into_reader()
+        .take(MAX_RECORD + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Network {
+            url: url.to_string(),
+            reason: format!("download broke off: {e}"),
+        })?;
+    if bytes.len() as u64 > MAX_RECORD {
+        return Err(Error::Record {
+            at: url.to_string(),
+            reason: format!("larger than {MAX_RECORD} bytes: not a sepkg record"),
+        });
+    }
+    Ok(bytes)
+}
+
+/// The signature of the index at `index_url`, checked with `key`: a 404
+/// is a missing signature, any other failure an error.
+fn index_signature(
+    agent: &ureq::Agent,
+    index_url: &str,
+    index: &[u8],
+    key: &TrustedKey,
+) -> Result<SignatureCheck> {
+    let sig_url = format!("{index_url}{SIG_SUFFIX}");
+    let sig = match get(agent, &sig_url) {
+        Ok(response) => Some(read_small(response, &sig_url)?),
+        Err(Error::HttpStatus { status: 404, .. }) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(key.check(INDEX_JSON, index_url, &sig_url, index, sig.as_deref()))
+}
+
+/// Downloads `url` as a stream and compares it with the record. With
+/// `trusted`, the server's `index.json` must be signed by that key: if
+/// its signature is missing or fails, the package is not downloaded.
 pub fn url(
     url: &str,
     expect: Option<&Path>,
+    trusted: Option<&TrustedKey>,
     http: &HttpOptions,
     progress: &dyn crate::Progress,
 ) -> Result<Report> {
@@ -767,6 +867,7 @@ pub fn url(
             "{url}: give the URL of a package file, not of a folder"
         )));
     }
+    let mut signatures = Vec::new();
     let expected = match expect {
         Some(file) => load_expected(file, &name)?,
         None => {
@@ -781,21 +882,16 @@ pub fn url(
                 },
                 e => e,
             })?;
-            let mut bytes = Vec::new();
-            response
-                .into_body()
-                .into_reader()
-                .take(MAX_RECORD + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::Network {
-                    url: index_url.clone(),
-                    reason: format!("download broke off: {e}"),
-                })?;
-            if bytes.len() as u64 > MAX_RECORD {
-                return Err(Error::Record {
-                    at: index_url,
-                    reason: format!("larger than {} bytes: not a sepkg index.json", MAX_RECORD),
-                });
+            let bytes = read_small(response, &index_url)?;
+            if let Some(key) = trusted {
+                let check = index_signature(&agent, &index_url, &bytes, key)?;
+                let good = check.ok();
+                signatures.push(check);
+                if !good {
+                    return Ok(
+                        Report::new(url, TargetKind::Url, Vec::new()).with_signatures(signatures)
+                    );
+                }
             }
             let index = parse_index(&bytes, &index_url)?;
             expected_from_index(&index, &index_url, &name)?
@@ -837,7 +933,7 @@ pub fn url(
     let got = reader.finish();
     let mut checks = Vec::new();
     compare(url, &expected, &got, &mut checks);
-    let mut report = Report::new(url, TargetKind::Url, checks);
+    let mut report = Report::new(url, TargetKind::Url, checks).with_signatures(signatures);
     report.digest = Some(got);
     report.final_url = Some(final_url);
     report.redirects = Some(redirects);

@@ -3,6 +3,7 @@
 //! prints.
 
 mod audit;
+mod keygen;
 mod publish;
 mod transform;
 mod verify;
@@ -72,6 +73,9 @@ pub enum Command {
     /// Check an artifact, a web root or a URL against its SHA-256 records.
     #[command(after_help = verify::AFTER_HELP)]
     Verify(verify::Args),
+    /// Make a minisign key pair to sign web roots (publish --sign-key, verify --trusted-key).
+    #[command(after_help = keygen::AFTER_HELP)]
+    Keygen(keygen::Args),
 }
 
 /// Runs the command and returns its exit code. Prints everything it prints.
@@ -85,6 +89,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(args) => audit::run(args, &out),
         Command::Publish(args) => publish::run(args, &out),
         Command::Verify(args) => verify::run(args, &out),
+        Command::Keygen(args) => keygen::run(args, &out),
     };
     match result {
         Ok(code) => code,

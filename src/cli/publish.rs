@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::Output;
 use crate::error::{ExitCode, Result};
 use crate::publish::{self, Action, BaseUrl, Options, Outcome};
+use crate::records_sig::SecretKeyFile;
 
 pub(crate) const AFTER_HELP: &str = "\
 What it does:
@@ -14,6 +15,8 @@ What it does:
     the web server never serves half a file; then its .sha256 and .manifest.json.
   - Rewrites SHA256SUMS (sha256sum -c format), index.json and index.html for the whole folder.
     If any rename fails, the renames already made are undone.
+With --sign-key KEY, also writes SHA256SUMS.minisig and index.json.minisig (minisign) in the same
+all-or-nothing step; a web root that has them is refused without --sign-key.
 Publishing the same artifact again changes nothing. A different file under a published name is
 refused unless --replace.
 
@@ -39,13 +42,38 @@ pub struct Args {
     /// Replace a different file already published under the same name.
     #[arg(long)]
     replace: bool,
+    /// Sign SHA256SUMS and index.json with this minisign secret key (from `sepkg keygen`),
+    /// writing SHA256SUMS.minisig and index.json.minisig. A signed web root needs it every time.
+    #[arg(long, value_name = "KEY")]
+    sign_key: Option<PathBuf>,
+    /// The environment variable holding --sign-key's password (else it is asked for on the
+    /// terminal). Passwords never go on the command line.
+    #[arg(long, value_name = "VAR", requires = "sign_key")]
+    sign_password_env: Option<String>,
 }
 
 pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
+    let sign = match &args.sign_key {
+        None => None,
+        Some(path) => {
+            let file = SecretKeyFile::read(path)?;
+            let password = match file.encrypted() {
+                true => Some(super::keygen::password(
+                    args.sign_password_env.as_deref(),
+                    "--sign-password-env",
+                    &format!("Password for {}: ", path.display()),
+                    false,
+                )?),
+                false => None,
+            };
+            Some(file.unlock(password.as_deref())?)
+        }
+    };
     let opts = Options {
         webroot: args.to,
         base_url: args.base_url,
         replace: args.replace,
+        sign,
     };
     let bar = out.progress();
     let outcome = publish::publish(&args.artifacts, &opts, &bar)?;
@@ -55,6 +83,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
             "base_url": outcome.index.base_url,
             "changed": !outcome.written.is_empty(),
             "written": outcome.written,
+            "signed_by": outcome.signed_by,
             "packages": outcome.packages,
             "index": outcome.index,
         }))?;
@@ -118,6 +147,12 @@ fn human(o: &Outcome) -> String {
                 );
             }
         }
+    }
+    if let Some(id) = &o.signed_by {
+        let _ = writeln!(
+            s,
+            "\nrecords signed with key {id}: check them with `sepkg verify URL --trusted-key KEY.pub`"
+        );
     }
     let count = o.index.packages.len();
     let plural = if count == 1 { "" } else { "s" };

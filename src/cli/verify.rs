@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::Output;
 use crate::error::{Error, ExitCode, Result};
+use crate::records_sig::{SignatureStatus, TrustedKey};
 use crate::verify::{self, Field, HttpOptions, Report, TargetKind};
 
 pub(crate) const AFTER_HELP: &str = "\
@@ -16,10 +17,16 @@ TARGET is one of:
                 compared with --expect FILE (a .sha256, a .manifest.json, an index.json, or the
                 artifact itself) or else with the index.json beside it on the server
 
+With --trusted-key KEY.pub (a web root or a URL), the records themselves must be signed by that
+key (SHA256SUMS.minisig and index.json.minisig, written by `publish --sign-key`): otherwise anyone
+who can write to the server can replace a package and rewrite its records to match. A missing or
+failing signature is a mismatch, and for a URL the package is then not downloaded.
+
 Examples:
   sepkg verify SEP14-x64-managed.zip
   sepkg verify /var/www/sep
   sepkg verify https://web.example.com/sep/SEP14-x64-managed.zip
+  sepkg verify https://web.example.com/sep/SEP14-x64-managed.zip --trusted-key sep-webroot.pub
   sepkg verify http://10.0.0.5/sep/SEP14-x64-managed.zip --expect SEP14-x64-managed.zip.sha256
   sepkg verify https://intranet.example/sep/SEP14-x64-managed.zip --ca-cert corp-root-ca.pem
 
@@ -42,6 +49,10 @@ pub struct Args {
     /// web PKI roots (for a web server whose certificate comes from an internal CA).
     #[arg(long, value_name = "CA.pem")]
     ca_cert: Option<PathBuf>,
+    /// Trust the web root's records only if signed by this minisign public key (PATH.pub from
+    /// `sepkg keygen`, or the key itself, RW...): checks SHA256SUMS.minisig and index.json.minisig.
+    #[arg(long, value_name = "KEY.pub")]
+    trusted_key: Option<String>,
 }
 
 pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
@@ -52,8 +63,19 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
         timeout: Duration::from_secs(args.timeout),
         ca_cert: args.ca_cert,
     };
+    let trusted = args
+        .trusted_key
+        .as_deref()
+        .map(TrustedKey::load)
+        .transpose()?;
     let bar = out.progress();
-    let report = verify::run(&args.target, args.expect.as_deref(), &http, &bar)?;
+    let report = verify::run(
+        &args.target,
+        args.expect.as_deref(),
+        trusted.as_ref(),
+        &http,
+        &bar,
+    )?;
     if out.json {
         out.print_json(&report)?;
     } else {
@@ -73,6 +95,32 @@ fn field(f: Field) -> &'static str {
         Field::Name => "name",
         Field::Present => "presence",
         Field::Listed => "listing",
+        Field::Signature => "signature",
+    }
+}
+
+/// The good signatures, and those present but not checked.
+fn signatures(r: &Report, s: &mut String) {
+    use std::fmt::Write;
+    for sig in &r.signatures {
+        let _ = match sig.status {
+            SignatureStatus::Verified => writeln!(
+                s,
+                "  signature: {} is good, key {}, trusted comment: {}",
+                sig.signature,
+                sig.key_id.as_deref().unwrap_or("?"),
+                sig.trusted_comment
+                    .as_deref()
+                    .unwrap_or("")
+                    .replace('\t', " ")
+            ),
+            SignatureStatus::NotChecked => writeln!(
+                s,
+                "  note: {} is present but not checked: pass --trusted-key KEY.pub to know the records are genuine",
+                sig.signature
+            ),
+            SignatureStatus::Missing | SignatureStatus::Invalid => Ok(()),
+        };
     }
 }
 
@@ -117,6 +165,11 @@ fn human(r: &Report) -> String {
                 c.subject, c.record
             ),
             Field::Listed => writeln!(s, "  {}: not listed in {}", c.subject, c.record),
+            Field::Signature => writeln!(
+                s,
+                "  {}: signature of {} fails: {}",
+                c.record, c.subject, c.got
+            ),
             f => writeln!(
                 s,
                 "  {}: {} differs from {}: expected {}, got {}",
@@ -127,6 +180,13 @@ fn human(r: &Report) -> String {
                 c.got
             ),
         };
+    }
+    signatures(r, &mut s);
+    if r.kind == TargetKind::Url && r.digest.is_none() {
+        let _ = writeln!(
+            s,
+            "  not downloaded: the server's records are not signed by the trusted key, so there is nothing trustworthy to compare the package with"
+        );
     }
     let mut records: Vec<&str> = r
         .checks

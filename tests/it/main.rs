@@ -30,6 +30,7 @@ mod publish;
 mod setaid_props;
 mod sevenz;
 mod sevenz_cli;
+mod signed;
 mod support;
 mod transform;
 mod verify;
@@ -58,6 +59,7 @@ fn main() {
     trials.extend(sevenz_cli::trials());
     trials.extend(authenticode::trials());
     trials.extend(verify::trials());
+    trials.extend(signed::trials());
     trials.extend(zipfidelity::trials());
     trials.extend(setaid_props::trials());
     trials.extend(audit::trials());
