@@ -141,6 +141,14 @@ run_win() {
     esac
   done
   (cd "$W/win" && "$WINE" "$W/bin/sepkg.exe" "${args[@]}" >"$W/w.out" 2>"$W/w.err"); WRC=$?
+  # sepkg prints something whenever it exits non-zero; a non-zero exit with
+  # no output at all is Wine failing to start the process (seen once, on a
+  # fresh prefix on a loaded machine, at the first network use). Run it once
+  # more, and say so, rather than report it as sepkg's.
+  if [ "$WRC" != 0 ] && [ ! -s "$W/w.out" ] && [ ! -s "$W/w.err" ]; then
+    echo "   (Wine gave exit $WRC with no output for: sepkg ${args[*]}; run again)"
+    (cd "$W/win" && "$WINE" "$W/bin/sepkg.exe" "${args[@]}" >"$W/w.out" 2>"$W/w.err"); WRC=$?
+  fi
 }
 
 # Output text with `/` for `\` (and for JSON's `\\`, on both sides alike)
