@@ -83,6 +83,8 @@ pub const CODES: &[&str] = &[
     "msi-unreadable",
     "msi-property-missing",
     "msi-unsigned",
+    "msi-signature-invalid",
+    "msi-signature-untrusted",
     "version-mismatch",
     "no-upgrade-row",
     "upgrade-only-detect",
@@ -614,11 +616,11 @@ fn audit_root(pkg: &mut Package, root: &Root, options: &Options) -> RootReport {
         .map(|&i| read_msi(pkg, i, options))
         .collect();
     let mut signatures = signing::of_programs(pkg, &root.dir, &options.trust);
-    signatures.extend(
-        msis.iter()
-            .filter(|m| m.error.is_none())
-            .map(|m| Signature::detected(&m.entry, "msi-digital-signature", m.info.signed)),
-    );
+    for (m, &index) in msis.iter().zip(&root.msis) {
+        if m.error.is_none() {
+            signatures.push(signing::of_msi(pkg, index, m.info.signed, &options.trust));
+        }
+    }
     let where_root = if root.dir.is_empty() {
         "the package's top folder".to_string()
     } else {

@@ -205,8 +205,20 @@ pub fn read_file(path: &Path) -> Result<MsiInfo, ReadError> {
 /// Reads the MSI at entry `index` of `pkg`: in place for a file on disk,
 /// otherwise streamed into a temporary file that is removed afterwards.
 pub fn read_entry(pkg: &mut Package, index: usize) -> Result<MsiInfo, ReadError> {
+    with_seekable(pkg, index, read)
+}
+
+/// Runs `f` on the MSI at entry `index` of `pkg`, opened in place for a
+/// file on disk, otherwise streamed into a temporary file that is removed
+/// afterwards (the `msi` and `cfb` crates need `Seek`).
+pub fn with_seekable<T>(
+    pkg: &mut Package,
+    index: usize,
+    f: impl FnOnce(io::BufReader<std::fs::File>) -> Result<T, ReadError>,
+) -> Result<T, ReadError> {
     if let Some(path) = pkg.entry_file(index) {
-        return read_file(&path);
+        let file = std::fs::File::open(path).map_err(|e| ReadError(format!("cannot open: {e}")))?;
+        return f(io::BufReader::new(file));
     }
     let mut temp = tempfile::tempfile()
         .map_err(|e| ReadError(format!("cannot create a temporary file: {e}")))?;
@@ -219,7 +231,7 @@ pub fn read_entry(pkg: &mut Package, index: usize) -> Result<MsiInfo, ReadError>
     }
     temp.rewind()
         .map_err(|e| ReadError(format!("cannot read the temporary copy: {e}")))?;
-    read(io::BufReader::new(temp))
+    f(io::BufReader::new(temp))
 }
 
 fn read_inner<F: Read + Seek>(inner: F) -> Result<MsiInfo, ReadError> {

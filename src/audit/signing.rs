@@ -1,20 +1,20 @@
 //! Signatures in an audit. Authenticode is verified (see
-//! [`crate::authenticode`]) for the single-file .exe package itself and for
+//! [`crate::authenticode`]) for the single-file .exe package itself, for
 //! every program (`.exe`, `.dll`) at the top of a package root, `Setup.exe`
-//! among them: a program inside an archive is streamed through the
-//! verifier, one in a folder package is read in place. An MSI's
-//! `DigitalSignature` and a cabinet's signature are detected, not verified
-//! ([`MSI_NOT_VERIFIED`], [`CAB_NOT_VERIFIED`] say why).
+//! among them, and for each MSI's `DigitalSignature`: a program inside an
+//! archive is streamed through the verifier, one in a folder package is
+//! read in place; a signed MSI inside an archive is unpacked to a
+//! temporary file (the digest needs its streams in a set order). An MSI
+//! signature whose `MsiDigitalSignatureEx` metadata cannot be read back as
+//! stored is detected, not verified (the report says why); a cabinet's
+//! signature is detected, not verified ([`CAB_NOT_VERIFIED`] says why).
 
 use serde::Serialize;
 
 use super::{Finding, Severity, finding};
-use crate::authenticode::{self, Chain, Name, Status, TimestampKind, Trust, Verdict};
+use crate::authenticode::{self, Chain, MsiVerdict, Name, Status, TimestampKind, Trust, Verdict};
 use crate::error::Result;
 use crate::package::{Package, split_name};
-
-/// Why an MSI's signature is detected and not verified (in the report).
-pub const MSI_NOT_VERIFIED: &str = "detected, not verified: its digest covers every stream and storage of the MSI in an order that only osslsigncode's source documents, and the MsiDigitalSignatureEx part, when present, also covers every entry's timestamps, which must first be shown to read back exactly through the cfb crate (tested against osslsigncode); sepkg does not compute it yet";
 
 /// Why a cabinet's signature is detected and not verified.
 pub const CAB_NOT_VERIFIED: &str = "detected, not verified: sepkg does not compute a cabinet's signed digest (its reserve area and data blocks, a different scheme from a program's)";
@@ -35,7 +35,8 @@ pub enum SignatureStatus {
     Unsigned,
     /// The program could not be checked: not a PE program, or unreadable.
     Unreadable,
-    /// MSI, cabinet: a signature is there; it is not verified.
+    /// A cabinet's signature, or an MSI's that cannot be verified: it is
+    /// there; `not_verified` says why it is not verified.
     Detected,
 }
 
@@ -58,8 +59,8 @@ impl SignatureStatus {
 pub struct Signature {
     /// The entry (or `""` for the package file itself).
     pub entry: String,
-    /// `authenticode` (a program, verified), `msi-digital-signature`,
-    /// `cab-signature` (detected only).
+    /// `authenticode` (a program, verified), `msi-digital-signature` (an
+    /// MSI's, verified the same way), `cab-signature` (detected only).
     pub kind: &'static str,
     /// True when a signature is there (whether or not it verifies).
     pub present: bool,
@@ -69,7 +70,7 @@ pub struct Signature {
     pub problem: Option<String>,
     /// The signer's certificate (Authenticode).
     pub signer: Option<Name>,
-    /// The image digest's algorithm, `sha256` say (Authenticode).
+    /// The image (or MSI) digest's algorithm, `sha256` say.
     pub digest_algorithm: Option<String>,
     /// The signing time from a timestamp, `YYYY-MM-DDTHH:MM:SSZ`.
     pub signing_time: Option<String>,
@@ -80,21 +81,18 @@ pub struct Signature {
     /// The same in words: `not checked (no --trust-ca roots given; none
     /// are bundled)`, `reaches the trusted root CN=...`, `untrusted: ...`.
     pub chain_text: Option<String>,
-    /// Why the signature is not verified (MSI, cabinet).
-    pub not_verified: Option<&'static str>,
+    /// Why the signature is not verified (a cabinet's; an MSI's whose
+    /// metadata cannot be read back).
+    pub not_verified: Option<String>,
     /// Everything the verifier found: every signature (nested ones too),
     /// timestamps with their authorities and chains.
     pub authenticode: Option<Verdict>,
 }
 
 impl Signature {
-    /// A signature that is only detected (or absent).
-    pub(super) fn detected(entry: &str, kind: &'static str, present: bool) -> Signature {
-        let reason = if kind == "cab-signature" {
-            CAB_NOT_VERIFIED
-        } else {
-            MSI_NOT_VERIFIED
-        };
+    /// A signature that is only detected (or absent); `reason` says why
+    /// it is not verified.
+    fn detected(entry: &str, kind: &'static str, present: bool, reason: &str) -> Signature {
         Signature {
             entry: entry.to_string(),
             kind,
@@ -111,17 +109,16 @@ impl Signature {
             timestamp: None,
             chain: None,
             chain_text: None,
-            not_verified: present.then_some(reason),
+            not_verified: present.then(|| reason.to_string()),
             authenticode: None,
         }
     }
 
     /// The Authenticode outcome for `entry` (`""`: the package file) at
     /// `at` (which an error's message starts with, and the report names
-    /// already).
-    fn verified(entry: &str, at: &str, outcome: Result<Verdict>) -> Signature {
-        let mut s = Signature::detected(entry, "authenticode", false);
-        s.not_verified = None;
+    /// already); `kind` is `authenticode` or `msi-digital-signature`.
+    fn verified(entry: &str, kind: &'static str, at: &str, outcome: Result<Verdict>) -> Signature {
+        let mut s = Signature::detected(entry, kind, false, "");
         let v = match outcome {
             Ok(v) => v,
             Err(e) => {
@@ -163,6 +160,7 @@ pub(super) fn of_package(pkg: &Package, trust: &Trust) -> Vec<Signature> {
         let at = pkg.path().display().to_string();
         out.push(Signature::verified(
             "",
+            "authenticode",
             &at,
             authenticode::verify_file(pkg.path(), trust),
         ));
@@ -172,6 +170,7 @@ pub(super) fn of_package(pkg: &Package, trust: &Trust) -> Vec<Signature> {
             "",
             "cab-signature",
             cab.signature.is_some(),
+            CAB_NOT_VERIFIED,
         ));
     }
     out
@@ -201,7 +200,7 @@ pub(super) fn of_programs(pkg: &mut Package, dir: &str, trust: &Trust) -> Vec<Si
                 Some(path) => path.display().to_string(),
                 None => pkg.location(i).to_string(),
             };
-            Signature::verified(&name, &at, verify_entry(pkg, i, trust))
+            Signature::verified(&name, "authenticode", &at, verify_entry(pkg, i, trust))
         })
         .collect()
 }
@@ -215,9 +214,36 @@ fn verify_entry(pkg: &mut Package, index: usize, trust: &Trust) -> Result<Verdic
     authenticode::verify_reader(&mut stream, &at, trust)
 }
 
-/// The finding for an Authenticode signature, if it needs one. `package`
-/// names the package file, for its own signature (`sig.entry` empty).
+/// The MSI at entry `index` (read without error, `signed` when it has a
+/// `DigitalSignature` stream): its signature, verified.
+pub(super) fn of_msi(pkg: &mut Package, index: usize, signed: bool, trust: &Trust) -> Signature {
+    let name = pkg.entries()[index].name.clone();
+    let kind = "msi-digital-signature";
+    if !signed {
+        return Signature::detected(&name, kind, false, "");
+    }
+    let outcome =
+        crate::msi::with_seekable(pkg, index, |file| Ok(authenticode::verify_msi(file, trust)));
+    match outcome {
+        Ok(MsiVerdict::Checked(v)) => Signature::verified(&name, kind, "", Ok(v)),
+        Ok(MsiVerdict::NotVerified(why)) => Signature::detected(&name, kind, true, &why),
+        Err(e) => {
+            let mut s = Signature::detected(&name, kind, true, "");
+            s.status = SignatureStatus::Unreadable;
+            s.not_verified = None;
+            s.problem = Some(e.0);
+            s
+        }
+    }
+}
+
+/// The finding for a verified signature (a program's, an MSI's), if it
+/// needs one. `package` names the package file, for its own signature
+/// (`sig.entry` empty).
 pub(super) fn findings(sig: &Signature, package: &str, out: &mut Vec<Finding>) {
+    if sig.kind == "msi-digital-signature" {
+        return msi_findings(sig, out);
+    }
     if sig.kind != "authenticode" {
         return;
     }
@@ -271,4 +297,32 @@ pub(super) fn findings(sig: &Signature, package: &str, out: &mut Vec<Finding>) {
         ),
     };
     out.push(finding(code, severity, entry, message, hint));
+}
+
+/// `msi-signature-invalid`, `msi-signature-untrusted`; an unsigned MSI is
+/// the audit's `msi-unsigned`.
+fn msi_findings(sig: &Signature, out: &mut Vec<Finding>) {
+    let problem = sig.problem.as_deref().unwrap_or("");
+    let signer = sig
+        .signer
+        .as_ref()
+        .map(|n| format!(" (signed by {})", n.subject))
+        .unwrap_or_default();
+    let what = &sig.entry;
+    let (code, severity, message, hint) = match sig.status {
+        SignatureStatus::Invalid | SignatureStatus::Unreadable => (
+            "msi-signature-invalid",
+            Severity::Error,
+            format!("{what}: the MSI's digital signature{signer} does not verify: {problem}"),
+            "do not deploy it: the MSI changed after it was signed, or its signature is damaged; export or download the package again and compare its SHA-256 with the publisher's",
+        ),
+        SignatureStatus::Untrusted => (
+            "msi-signature-untrusted",
+            Severity::Warning,
+            format!("{what}: the MSI's digital signature{signer} verifies, but {problem}"),
+            "check that the signer is the one you expect; if it is, give its root certificate with --trust-ca",
+        ),
+        _ => return,
+    };
+    out.push(finding(code, severity, Some(what), message, hint));
 }

@@ -93,6 +93,7 @@
 
 mod crypto;
 mod der;
+mod msi;
 mod pe;
 mod pfx;
 mod pkcs7;
@@ -104,6 +105,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 pub use crypto::Alg;
+pub use msi::{MsiVerdict, verify_msi};
 pub use sign::{Signed, Signer};
 pub use verify::{verify_file, verify_reader};
 

@@ -11,6 +11,9 @@ use super::der::{self, DerResult, Seq, Tlv};
 pub(crate) const SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 pub(crate) const SPC_INDIRECT_DATA: &str = "1.3.6.1.4.1.311.2.1.4";
 pub(crate) const SPC_PE_IMAGE_DATA: &str = "1.3.6.1.4.1.311.2.1.15";
+/// SpcSipInfo: the signed data of an MSI (and of other files a Windows
+/// subject interface package hashes).
+pub(crate) const SPC_SIPINFO: &str = "1.3.6.1.4.1.311.2.1.30";
 pub(crate) const SPC_SP_OPUS_INFO: &str = "1.3.6.1.4.1.311.2.1.12";
 pub(crate) const SPC_STATEMENT_TYPE: &str = "1.3.6.1.4.1.311.2.1.11";
 pub(crate) const SPC_INDIVIDUAL_SP_KEY_PURPOSE: &str = "1.3.6.1.4.1.311.2.1.21";
@@ -259,16 +262,43 @@ pub(crate) fn signed_data(bytes: &[u8]) -> DerResult<SignedData<'_>> {
     })
 }
 
-/// The digest algorithm and digest of an SpcIndirectDataContent.
-pub(crate) fn indirect_data(content: Tlv<'_>) -> DerResult<(String, &[u8])> {
+/// What an SpcIndirectDataContent must describe: a PE image
+/// (SpcPeImageData) or an MSI (SpcSipInfo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Subject {
+    /// A program: the digest is the Authenticode image digest.
+    Pe,
+    /// An MSI: the digest covers its streams (see the `msi` module).
+    Msi,
+}
+
+impl Subject {
+    fn data_type(self) -> (&'static str, &'static str) {
+        match self {
+            Subject::Pe => (SPC_PE_IMAGE_DATA, "a PE image (SpcPeImageData)"),
+            Subject::Msi => (SPC_SIPINFO, "an MSI (SpcSipInfo)"),
+        }
+    }
+
+    /// What its digest is called in reports.
+    pub(crate) fn digest_name(self) -> &'static str {
+        match self {
+            Subject::Pe => "image digest",
+            Subject::Msi => "MSI digest",
+        }
+    }
+}
+
+/// The digest algorithm and digest of an SpcIndirectDataContent, whose
+/// data must be of `subject`'s type.
+pub(crate) fn indirect_data(content: Tlv<'_>, subject: Subject) -> DerResult<(String, &[u8])> {
     let what = "the SpcIndirectDataContent";
     let mut s = Seq::of(content, der::SEQUENCE, what)?;
     let mut data = Seq::of(s.next(what)?, der::SEQUENCE, what)?;
     let kind = der::oid(data.next(what)?, what)?;
-    if kind != SPC_PE_IMAGE_DATA {
-        return Err(format!(
-            "the signed data is of type {kind}, not a PE image (SpcPeImageData)"
-        ));
+    let (expected, name) = subject.data_type();
+    if kind != expected {
+        return Err(format!("the signed data is of type {kind}, not {name}"));
     }
     let mut di = Seq::of(
         s.next("the signed digest")?,

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::crypto::{self, Alg};
 use super::der::{self, Tlv};
 use super::pe::{self, Layout, Skipping};
-use super::pkcs7::{self, Cert, SignedData, SignerInfo};
+use super::pkcs7::{self, Cert, SignedData, SignerInfo, Subject};
 use super::{Chain, Name, SignatureReport, Timestamp, TimestampKind, Trust, Verdict};
 use crate::error::{Error, Location, Result};
 
@@ -43,7 +43,7 @@ pub fn verify_file(path: &Path, trust: &Trust) -> Result<Verdict> {
         Ok(p) => p,
         Err(problem) => return Ok(Verdict::broken(problem)),
     };
-    let algs = parsed.algorithms();
+    let algs = parsed.algorithms(Subject::Pe);
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     let mut hashers = crypto::Hashers::new(&algs);
     let mut hashing = Skipping::new(layout.skipped(), &mut hashers);
@@ -58,7 +58,10 @@ pub fn verify_file(path: &Path, trust: &Trust) -> Result<Verdict> {
         .iter()
         .filter_map(|a| Some((*a, hashers.finish(*a)?)))
         .collect();
-    Ok(contained(|| Ok(judge(&parsed, &digests, trust))).unwrap_or_else(Verdict::broken))
+    Ok(
+        contained(|| Ok(judge(&parsed, &digests, trust, Subject::Pe)))
+            .unwrap_or_else(Verdict::broken),
+    )
 }
 
 /// Verifies the Authenticode signature of a PE program read from `r` (an
@@ -102,12 +105,15 @@ pub fn verify_reader(r: &mut dyn Read, at: &Location, trust: &Trust) -> Result<V
         .iter()
         .filter_map(|a| Some((*a, hashers.finish(*a)?)))
         .collect();
-    Ok(contained(|| Ok(judge(&parsed, &digests, trust))).unwrap_or_else(Verdict::broken))
+    Ok(
+        contained(|| Ok(judge(&parsed, &digests, trust, Subject::Pe)))
+            .unwrap_or_else(Verdict::broken),
+    )
 }
 
 /// Runs `f` with any panic of the crates it calls (certificate, key and
 /// signature parsers) turned into an error: crafted input gets a verdict.
-fn contained<T>(
+pub(super) fn contained<T>(
     f: impl FnOnce() -> std::result::Result<T, String>,
 ) -> std::result::Result<T, String> {
     crate::contain::contain("Authenticode signature", f).and_then(|r| r)
@@ -147,19 +153,19 @@ fn check_table(
 
 /// The signatures in a certificate table: the primary one and any nested
 /// ones (dual signing: SHA-1 outside, SHA-256 nested).
-struct Parsed<'a> {
+pub(super) struct Parsed<'a> {
     primary: SignedData<'a>,
     nested: Vec<std::result::Result<SignedData<'a>, String>>,
 }
 
 impl Parsed<'_> {
-    /// The digest algorithms the image must be hashed with.
-    fn algorithms(&self) -> Vec<Alg> {
+    /// The digest algorithms the image (or MSI) must be hashed with.
+    pub(super) fn algorithms(&self, subject: Subject) -> Vec<Alg> {
         std::iter::once(&self.primary)
             .chain(self.nested.iter().filter_map(|n| n.as_ref().ok()))
             .filter_map(|sd| {
                 let content = sd.content?;
-                let (oid, _) = pkcs7::indirect_data(content).ok()?;
+                let (oid, _) = pkcs7::indirect_data(content, subject).ok()?;
                 Alg::from_oid(&oid)
             })
             .collect()
@@ -167,7 +173,12 @@ impl Parsed<'_> {
 }
 
 fn parse_table(table: &[u8]) -> std::result::Result<Parsed<'_>, String> {
-    let blob = pkcs7::win_certificate(table)?;
+    parse_signed(pkcs7::win_certificate(table)?)
+}
+
+/// A PKCS#7 SignedData (ContentInfo) and the nested signatures in its
+/// signer's unsigned attributes.
+pub(super) fn parse_signed(blob: &[u8]) -> std::result::Result<Parsed<'_>, String> {
     let primary =
         pkcs7::signed_data(blob).map_err(|e| format!("the PKCS#7 signature is malformed: {e}"))?;
     let mut nested = Vec::new();
@@ -188,11 +199,19 @@ fn parse_table(table: &[u8]) -> std::result::Result<Parsed<'_>, String> {
     Ok(Parsed { primary, nested })
 }
 
-fn judge(parsed: &Parsed<'_>, digests: &[(Alg, Vec<u8>)], trust: &Trust) -> Verdict {
-    let mut signatures = vec![check_signature(&parsed.primary, digests, trust, false)];
+/// Every signature of `parsed` against the computed `digests` of a
+/// `subject`: the verdict.
+pub(super) fn judge(
+    parsed: &Parsed<'_>,
+    digests: &[(Alg, Vec<u8>)],
+    trust: &Trust,
+    subject: Subject,
+) -> Verdict {
+    let check = |sd, nested| check_signature(sd, digests, trust, nested, subject);
+    let mut signatures = vec![check(&parsed.primary, false)];
     for n in &parsed.nested {
         signatures.push(match n {
-            Ok(sd) => check_signature(sd, digests, trust, true),
+            Ok(sd) => check(sd, true),
             Err(problem) => SignatureReport::broken(problem.clone(), true),
         });
     }
@@ -205,6 +224,7 @@ fn check_signature(
     digests: &[(Alg, Vec<u8>)],
     trust: &Trust,
     nested: bool,
+    subject: Subject,
 ) -> SignatureReport {
     let mut report = SignatureReport::broken(String::new(), nested);
     let (signer, cert) = match find_signer(sd) {
@@ -216,7 +236,7 @@ fn check_signature(
     };
     report.signer = Some(Name::of(cert));
     report.problem = None;
-    let alg = match check_content(sd, digests) {
+    let alg = match check_content(sd, digests, subject) {
         Ok(alg) => alg,
         Err(problem) => {
             report.problem = Some(problem);
@@ -275,10 +295,11 @@ fn find_signer<'s, 'a>(
     Ok((signer, cert))
 }
 
-/// The signed image digest against the computed one.
+/// The signed image (or MSI) digest against the computed one.
 fn check_content(
     sd: &SignedData<'_>,
     digests: &[(Alg, Vec<u8>)],
+    subject: Subject,
 ) -> std::result::Result<Alg, String> {
     if sd.content_type != pkcs7::SPC_INDIRECT_DATA {
         return Err(format!(
@@ -287,18 +308,19 @@ fn check_content(
         ));
     }
     let content = sd.content.ok_or("the signature holds no signed content")?;
-    let (oid, signed) = pkcs7::indirect_data(content)
+    let (oid, signed) = pkcs7::indirect_data(content, subject)
         .map_err(|e| format!("the signed content is malformed: {e}"))?;
+    let what = subject.digest_name();
     let alg = Alg::from_oid(&oid)
-        .ok_or_else(|| format!("the image digest algorithm {oid} is not supported"))?;
+        .ok_or_else(|| format!("the {what} algorithm {oid} is not supported"))?;
     let actual = digests
         .iter()
         .find(|(a, _)| *a == alg)
         .map(|(_, d)| d.as_slice())
-        .ok_or("the image was not hashed")?;
+        .ok_or("the file was not hashed")?;
     if actual != signed {
         return Err(format!(
-            "the file changed after signing: its {} image digest is {}, the signature says {}",
+            "the file changed after signing: its {} {what} is {}, the signature says {}",
             alg.name(),
             hex::encode(actual),
             hex::encode(signed)

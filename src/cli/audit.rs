@@ -541,8 +541,8 @@ fn kind_name(kind: &str) -> &str {
 
 /// `valid`, `INVALID: why`, `detected, not verified: why`...
 fn signature_state(g: &Signature) -> String {
-    match (g.status, &g.problem, g.not_verified) {
-        (SignatureStatus::Detected, _, Some(why)) => why.to_string(),
+    match (g.status, &g.problem, &g.not_verified) {
+        (SignatureStatus::Detected, _, Some(why)) => why.clone(),
         (status, Some(problem), _) => format!("{}: {problem}", status.name()),
         (SignatureStatus::Unsigned, None, _) if g.kind != "authenticode" => "none".to_string(),
         (status, None, _) => status.name().to_string(),

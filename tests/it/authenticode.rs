@@ -897,5 +897,283 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         transform_sign_with_a_timestamp,
         ecdsa_p256_signs_and_verifies_both_ways,
         nested_signatures_are_checked_too,
+        msi_signatures_verify_as_osslsigncode_computes_them,
+        a_flipped_byte_in_an_msi_stream_makes_it_invalid,
+        msi_dse_metadata_changed_after_signing_is_invalid,
+        msi_dse_over_stream_times_cfb_hides_is_not_verified,
+        unsigned_msi_is_unsigned,
     ]
+}
+
+/// The generated MSI with more to order: a storage with its own CLSID and
+/// streams whose names are prefixes of each other or differ in the high
+/// byte of a code unit (osslsigncode compares names bytewise, low byte
+/// first), an empty stream, and a CLSID on the root.
+fn ordered_msi(dir: &Path) -> PathBuf {
+    let path = dir.join("plain.msi");
+    std::fs::write(&path, fx::msi(&fx::MsiSpec::example(fx::VERSION))).unwrap();
+    let mut cf = cfb::open_rw(&path).unwrap();
+    let clsid = |n: u128| uuid::Uuid::from_u128(n);
+    cf.set_storage_clsid("/", clsid(0x000c1084_0000_0000_c000_000000000046))
+        .unwrap();
+    cf.create_storage("/Nested").unwrap();
+    cf.set_storage_clsid("/Nested", clsid(0x0123_4567_89ab_cdef_0011_2233_4455_6677))
+        .unwrap();
+    for (name, data) in [
+        ("/Nested/x", &b"first"[..]),
+        ("/Nested/xy", b"second"),
+        ("/Nested/\u{100}", b"high byte"),
+        ("/Nested/\u{1}", b"low byte"),
+        ("/Nested/empty", b""),
+        ("/sepkgtimes", b"a stream whose times osslsigncode signs"),
+    ] {
+        use std::io::Write;
+        cf.create_stream(name).unwrap().write_all(data).unwrap();
+    }
+    cf.flush().unwrap();
+    path
+}
+
+/// Signs `input` with osslsigncode (`extra`: `-add-msi-dse`, `-h sha1`...).
+fn signed_msi(dir: &Path, pki: &Pki, input: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    osslsign(pki, input, &out, extra);
+    out
+}
+
+fn msi_verdict(path: &Path, trust: &Trust) -> Verdict {
+    let file = std::fs::File::open(path).unwrap();
+    match authenticode::verify_msi(file, trust) {
+        authenticode::MsiVerdict::Checked(v) => v,
+        other => panic!("{}: {other:?}", path.display()),
+    }
+}
+
+/// osslsigncode's own verdict on `path`.
+fn osslsigncode_verify(path: &Path, ca: &Path) -> (bool, String) {
+    let out = Command::new("osslsigncode")
+        .args(["verify", "-CAfile"])
+        .arg(ca)
+        .arg("-in")
+        .arg(path)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    (out.status.success(), format!("{stdout}{stderr}"))
+}
+
+fn msi_signatures_verify_as_osslsigncode_computes_them() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let plain = ordered_msi(tmp.path());
+    for (name, extra, alg) in [
+        ("sha256.msi", &[][..], "sha256"),
+        ("dse.msi", &["-add-msi-dse"][..], "sha256"),
+        ("sha1.msi", &["-h", "sha1"][..], "sha1"),
+        (
+            "sha384-dse.msi",
+            &["-h", "sha384", "-add-msi-dse"][..],
+            "sha384",
+        ),
+    ] {
+        let signed = signed_msi(tmp.path(), &pki, &plain, name, extra);
+        let (ok, out) = osslsigncode_verify(&signed, &pki.path("ca.pem"));
+        assert!(ok, "osslsigncode rejects {name}:\n{out}");
+        let v = msi_verdict(&signed, &Trust::none());
+        assert_eq!(v.status, Status::Valid, "{name}: {v}");
+        let s = v.primary().unwrap();
+        assert_eq!(s.signer.as_ref().unwrap().subject, SIGNER);
+        assert_eq!(s.digest_algorithm.as_deref(), Some(alg));
+        assert_eq!(s.chain, Chain::NotChecked);
+        let v = msi_verdict(&signed, &pki.trust());
+        assert_eq!(v.status, Status::Valid, "{name}: {v}");
+        assert_eq!(
+            v.primary().unwrap().chain,
+            Chain::Trusted { root: CA.into() }
+        );
+        // Another CA: the signature verifies, the chain does not reach it.
+        let other = Pki::new(&tmp.path().join(format!("other-{name}")), "/CN=other CA");
+        let v = msi_verdict(&signed, &other.trust());
+        assert_eq!(v.status, Status::Untrusted, "{name}: {v}");
+    }
+    // A wixl MSI (msitools' writer) too, when it is installed.
+    if have("wixl") {
+        let wxs = tmp.path().join("p.wxs");
+        std::fs::write(&wxs, WXS).unwrap();
+        let wixl = tmp.path().join("wixl.msi");
+        run(Command::new("wixl").arg("-o").arg(&wixl).arg(&wxs));
+        let signed = signed_msi(
+            tmp.path(),
+            &pki,
+            &wixl,
+            "wixl-signed.msi",
+            &["-add-msi-dse"],
+        );
+        assert!(osslsigncode_verify(&signed, &pki.path("ca.pem")).0);
+        let v = msi_verdict(&signed, &pki.trust());
+        assert_eq!(v.status, Status::Valid, "wixl: {v}");
+    } else {
+        eprintln!("SKIPPED (wixl part): wixl is not installed");
+    }
+}
+
+const WXS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
+  <Product Id="*" Name="sepkg wixl" Language="1033" Version="1.0.0" Manufacturer="sepkg"
+           UpgradeCode="12345678-1234-1234-1234-123456789012">
+    <Package InstallerVersion="200" Compressed="yes" />
+    <Directory Id="TARGETDIR" Name="SourceDir" />
+    <Feature Id="Main" Level="1" />
+  </Product>
+</Wix>
+"#;
+
+/// Where `needle` is in `hay`, once.
+fn find_once(hay: &[u8], needle: &[u8]) -> usize {
+    let hits: Vec<usize> = hay
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "{:?} found {} times",
+        String::from_utf8_lossy(needle),
+        hits.len()
+    );
+    hits[0]
+}
+
+fn a_flipped_byte_in_an_msi_stream_makes_it_invalid() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let plain = ordered_msi(tmp.path());
+    for (name, extra) in [("signed.msi", &[][..]), ("dse.msi", &["-add-msi-dse"][..])] {
+        let signed = signed_msi(tmp.path(), &pki, &plain, name, extra);
+        let mut bytes = std::fs::read(&signed).unwrap();
+        // Inside the stream /Nested/xy ("second"): its data, not its entry.
+        let at = find_once(&bytes, b"second") + 1;
+        bytes[at] ^= 0x01;
+        let flipped = tmp.path().join(format!("flipped-{name}"));
+        std::fs::write(&flipped, &bytes).unwrap();
+        let v = msi_verdict(&flipped, &Trust::none());
+        assert_eq!(v.status, Status::Invalid, "{v}");
+        let problem = v.problem.as_deref().unwrap();
+        assert!(
+            problem.starts_with("the file changed after signing: its sha256 MSI digest is "),
+            "{problem}"
+        );
+        assert_eq!(
+            v.primary().unwrap().signer.as_ref().unwrap().subject,
+            SIGNER
+        );
+        let (ok, out) = osslsigncode_verify(&flipped, &pki.path("ca.pem"));
+        assert!(
+            !ok && out.contains("MISMATCH"),
+            "osslsigncode accepts it:\n{out}"
+        );
+    }
+}
+
+/// The offset of the directory entry named `name` (UTF-16LE, then its
+/// terminator) in the compound file `bytes`.
+fn dir_entry(bytes: &[u8], name: &str) -> usize {
+    let stored: Vec<u8> = name
+        .encode_utf16()
+        .chain([0])
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    find_once(bytes, &stored)
+}
+
+fn msi_dse_metadata_changed_after_signing_is_invalid() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let plain = ordered_msi(tmp.path());
+    let signed = signed_msi(tmp.path(), &pki, &plain, "dse.msi", &["-add-msi-dse"]);
+    // The storage's state bits (offset 0x60 of its entry): metadata only,
+    // no stream's content changes.
+    let mut bytes = std::fs::read(&signed).unwrap();
+    let at = dir_entry(&bytes, "Nested") + 0x60;
+    bytes[at] ^= 0x01;
+    let changed = tmp.path().join("changed.msi");
+    std::fs::write(&changed, &bytes).unwrap();
+    let v = msi_verdict(&changed, &Trust::none());
+    assert_eq!(v.status, Status::Invalid, "{v}");
+    let problem = v.problem.as_deref().unwrap();
+    assert!(
+        problem.starts_with("the entries' metadata (names, sizes, state bits, times) changed after signing: their sha256 pre-hash is "),
+        "{problem}"
+    );
+    let (ok, out) = osslsigncode_verify(&changed, &pki.path("ca.pem"));
+    assert!(!ok, "osslsigncode accepts it:\n{out}");
+    // Without MsiDigitalSignatureEx the metadata is not signed.
+    let signed = signed_msi(tmp.path(), &pki, &plain, "plain-signed.msi", &[]);
+    let mut bytes = std::fs::read(&signed).unwrap();
+    let at = dir_entry(&bytes, "Nested") + 0x60;
+    bytes[at] ^= 0x01;
+    std::fs::write(&changed, &bytes).unwrap();
+    assert_eq!(msi_verdict(&changed, &Trust::none()).status, Status::Valid);
+    assert!(osslsigncode_verify(&changed, &pki.path("ca.pem")).0);
+}
+
+fn msi_dse_over_stream_times_cfb_hides_is_not_verified() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let plain = ordered_msi(tmp.path());
+    // A stream with a creation time (the format says zero; cfb reads it
+    // as zero), signed over by osslsigncode's pre-hash.
+    let mut bytes = std::fs::read(&plain).unwrap();
+    let at = dir_entry(&bytes, "sepkgtimes") + 0x64;
+    bytes[at..at + 8].copy_from_slice(&0x01d9_0000_0000_0000u64.to_le_bytes());
+    let timed = tmp.path().join("timed.msi");
+    std::fs::write(&timed, &bytes).unwrap();
+    let signed = signed_msi(tmp.path(), &pki, &timed, "dse.msi", &["-add-msi-dse"]);
+    assert!(osslsigncode_verify(&signed, &pki.path("ca.pem")).0);
+    let file = std::fs::File::open(&signed).unwrap();
+    match authenticode::verify_msi(file, &Trust::none()) {
+        authenticode::MsiVerdict::NotVerified(why) => assert!(
+            why.starts_with("detected, not verified: the streams verify, but its MsiDigitalSignatureEx part signs the entries' metadata, and this file holds values the cfb crate does not hand over as stored (its strict reading says: ")
+                && why.contains("non-zero stream creation time"),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Without MsiDigitalSignatureEx the times are not signed: valid.
+    let signed = signed_msi(tmp.path(), &pki, &timed, "plain-signed.msi", &[]);
+    assert_eq!(msi_verdict(&signed, &Trust::none()).status, Status::Valid);
+}
+
+fn unsigned_msi_is_unsigned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = ordered_msi(tmp.path());
+    let v = msi_verdict(&plain, &Trust::none());
+    assert_eq!(v.status, Status::Unsigned);
+    assert!(v.signatures.is_empty());
+    // Not a compound file: invalid, saying so, no panic.
+    let junk = tmp.path().join("junk.msi");
+    std::fs::write(&junk, b"not an MSI at all").unwrap();
+    let v = msi_verdict(&junk, &Trust::none());
+    assert_eq!(v.status, Status::Invalid);
+    assert!(
+        v.problem
+            .as_deref()
+            .unwrap()
+            .starts_with("the MSI cannot be read as a compound file: "),
+        "{v}"
+    );
 }

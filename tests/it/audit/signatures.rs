@@ -3,15 +3,17 @@
 //! inside a package (zip: streamed; folder: read in place) and for a
 //! single-file .exe package; one flipped byte makes it invalid (exit 1);
 //! `--trust-ca` of another CA makes it untrusted. An MSI's
-//! DigitalSignature is detected, not verified.
+//! DigitalSignature (signed by osslsigncode) is verified the same way.
 
 use super::*;
 use crate::support::harness::tests;
 use crate::support::pki::{self, CA, Pki, SIGNER};
+use std::process::Command;
 
 pub fn trials() -> Vec<libtest_mimic::Trial> {
     tests![
-        a_signed_msi_is_detected_and_says_why_it_is_not_verified,
+        a_signed_msi_in_a_zip_is_verified_and_names_its_signer,
+        a_flipped_byte_in_a_signed_msi_is_an_error,
         a_signed_setup_exe_in_a_package_is_valid_and_names_its_signer,
         a_signed_single_file_exe_is_valid_and_a_flipped_byte_invalid,
         another_ca_makes_the_signatures_untrusted,
@@ -21,7 +23,12 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
 
 /// Covered by the trials above, which sign programs when they run (the
 /// scenarios are made when the trials are listed, without openssl).
-pub(super) const SIGNED_CODES: [&str; 2] = ["exe-signature-invalid", "exe-signature-untrusted"];
+pub(super) const SIGNED_CODES: [&str; 4] = [
+    "exe-signature-invalid",
+    "exe-signature-untrusted",
+    "msi-signature-invalid",
+    "msi-signature-untrusted",
+];
 
 pub(super) fn scenarios() -> Vec<Scenario> {
     vec![
@@ -73,7 +80,12 @@ fn signed_exe_package(pki: &Pki, dir: &Path) -> PathBuf {
 
 /// The signature reports say what the signer is, in JSON.
 fn assert_signed_by_the_test_signer(sig: &Value, chain: &str) {
-    assert_eq!(sig["kind"], "authenticode", "{sig}");
+    let kind = if sig["entry"].as_str().unwrap_or("").ends_with(".msi") {
+        "msi-digital-signature"
+    } else {
+        "authenticode"
+    };
+    assert_eq!(sig["kind"], kind, "{sig}");
     assert_eq!(sig["present"], true);
     assert_eq!(sig["signer"]["subject"], SIGNER);
     assert_eq!(sig["signer"]["issuer"], CA);
@@ -87,45 +99,127 @@ fn assert_signed_by_the_test_signer(sig: &Value, chain: &str) {
     );
 }
 
-fn a_signed_msi_is_detected_and_says_why_it_is_not_verified() {
+/// The generated MSI signed by osslsigncode, as `Sep64.msi` of a managed
+/// package: its bytes, the package's files and the zip of them.
+fn signed_msi_zip(pki: &Pki, dir: &Path) -> (Vec<u8>, Files, PathBuf) {
+    let plain = dir.join("plain.msi");
+    std::fs::write(&plain, r#gen::msi(&MsiSpec::example(r#gen::VERSION))).unwrap();
+    let signed = dir.join("signed.msi");
+    pki::osslsign(pki, &plain, &signed, &[]);
+    let bytes = std::fs::read(&signed).unwrap();
+    let mut files = managed();
+    set(&mut files, "Sep64.msi", bytes.clone());
+    let zip = dir.join("signed.zip");
+    std::fs::write(&zip, r#gen::zip(&files)).unwrap();
+    (bytes, files, zip)
+}
+
+fn a_signed_msi_in_a_zip_is_verified_and_names_its_signer() {
     if !pki::tools() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let pki = pki::code_signing(tmp.path());
-    let plain = tmp.path().join("plain.msi");
-    std::fs::write(&plain, r#gen::msi(&MsiSpec::example(r#gen::VERSION))).unwrap();
-    let signed = tmp.path().join("signed.msi");
-    pki::osslsign(&pki, &plain, &signed, &[]);
-    let mut files = managed();
-    set(&mut files, "Sep64.msi", std::fs::read(&signed).unwrap());
-    let (_t, dir) = folder(&files);
+    let (_, _, zip) = signed_msi_zip(&pki, tmp.path());
     let html = tmp.path().join("report.html");
-    let (code, doc) = audit_json(&[path_arg(&dir), "--html", path_arg(&html)]);
-    assert_eq!(code, 0);
+    let (code, doc) = audit_json(&[path_arg(&zip), "--html", path_arg(&html)]);
+    assert_eq!(code, 0, "{:#?}", findings(&doc));
     let root = &doc["packages"][0]["roots"][0];
     assert_eq!(root["msis"][0]["signed"], true);
     let sig = &root["signatures"][1];
     assert_eq!(sig["entry"], "Sep64.msi");
     assert_eq!(sig["kind"], "msi-digital-signature");
     assert_eq!(sig["present"], true);
-    assert_eq!(sig["status"], "detected");
-    assert_eq!(sig["not_verified"], sepkg::audit::signing::MSI_NOT_VERIFIED);
-    assert!(!codes(&doc).contains("msi-unsigned"), "{:?}", codes(&doc));
+    assert_eq!(sig["status"], "valid");
+    assert_eq!(sig["not_verified"], Value::Null);
+    assert_signed_by_the_test_signer(sig, "not-checked");
+    assert!(
+        !codes(&doc).iter().any(|c| c.starts_with("msi-")),
+        "{:?}",
+        codes(&doc)
+    );
     // Signing does not change what the MSI says.
     assert_eq!(root["msis"][0]["package_code"], r#gen::PACKAGE_CODE);
-    // The terminal and the page say why it is not verified.
-    let out = sepkg().arg("audit").arg(&dir).output().unwrap();
+    let out = sepkg().arg("audit").arg(&zip).output().unwrap();
+    let (stdout, _) = text(&out);
+    for line in [
+        "    Signature              Sep64.msi: MSI DigitalSignature valid\n",
+        "      Signer               O=Example Corp,CN=sepkg test signer\n",
+        "      Digest algorithm     sha256\n",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in\n{stdout}");
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("O=Example Corp,CN=sepkg test signer"));
+    // The CA as a root: trusted. Another CA: untrusted, a warning.
+    let (code, doc) = audit_json(&[path_arg(&zip), "--trust-ca", path_arg(&pki.path("ca.pem"))]);
+    assert_eq!(code, 0);
+    assert_signed_by_the_test_signer(&doc["packages"][0]["roots"][0]["signatures"][1], "trusted");
+    let other = Pki::new(&tmp.path().join("other"), "/CN=some other CA");
+    let (code, doc) = audit_json(&[
+        path_arg(&zip),
+        "--trust-ca",
+        path_arg(&other.path("ca.pem")),
+    ]);
+    assert_eq!(code, 0);
+    let f = finding(&doc, "msi-signature-untrusted");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["entry"], "Sep64.msi");
+    assert!(
+        f["message"].as_str().unwrap().contains(&format!(
+            "Sep64.msi: the MSI's digital signature (signed by {SIGNER}) verifies, but the chain ends at CN=sepkg test CA"
+        )),
+        "{f}"
+    );
+    assert_eq!(
+        doc["packages"][0]["roots"][0]["signatures"][1]["status"],
+        "untrusted"
+    );
+}
+
+fn a_flipped_byte_in_a_signed_msi_is_an_error() {
+    if !pki::tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = pki::code_signing(tmp.path());
+    let (mut bytes, mut files, zip) = signed_msi_zip(&pki, tmp.path());
+    // One flipped byte in a stream's data (the summary information and
+    // the string pool hold the product name): invalid, an error, exit 1;
+    // osslsigncode agrees.
+    let needle = b"Symantec Endpoint Protection";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    bytes[at + 3] ^= 0x01;
+    let flipped = tmp.path().join("flipped.msi");
+    std::fs::write(&flipped, &bytes).unwrap();
+    let verify = Command::new("osslsigncode")
+        .args(["verify", "-in"])
+        .arg(&flipped)
+        .output()
+        .unwrap();
+    assert!(!verify.status.success());
+    set(&mut files, "Sep64.msi", bytes);
+    std::fs::write(&zip, r#gen::zip(&files)).unwrap();
+    let (code, doc) = audit_json(&[path_arg(&zip)]);
+    assert_eq!(code, 1);
+    let f = finding(&doc, "msi-signature-invalid");
+    assert_eq!(f["severity"], "error");
+    assert!(
+        f["message"].as_str().unwrap().starts_with(&format!(
+            "Sep64.msi: the MSI's digital signature (signed by {SIGNER}) does not verify: the file changed after signing: its sha256 MSI digest is "
+        )),
+        "{f}"
+    );
+    let out = sepkg().arg("audit").arg(&zip).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
     let (stdout, _) = text(&out);
     assert!(
-        stdout.contains(&format!(
-            "Signature              Sep64.msi: MSI DigitalSignature {}",
-            sepkg::audit::signing::MSI_NOT_VERIFIED
-        )),
+        stdout.contains("Sep64.msi: MSI DigitalSignature INVALID: the file changed after signing"),
         "{stdout}"
     );
-    let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("order that only osslsigncode&#x27;s source documents"));
 }
 
 fn a_signed_setup_exe_in_a_package_is_valid_and_names_its_signer() {
