@@ -281,7 +281,7 @@ pub struct RootReport {
     /// sylink.xml, when there is one.
     pub sylink: Option<SylinkReport>,
     /// Signatures in this root: each program at its top (Authenticode,
-    /// verified), then each MSI's (detected).
+    /// verified), then each MSI's (verified the same way).
     pub signatures: Vec<Signature>,
     /// What the audit found here.
     pub findings: Vec<Finding>,

@@ -1,9 +1,10 @@
 //! Authenticode: verifying the signature of a Windows program (a
-//! single-file .exe package, a `Setup.exe` inside a package) and signing
-//! the .exe that `transform` rebuilds.
+//! single-file .exe package, a `Setup.exe` inside a package) and of an
+//! MSI, and signing the .exe that `transform` rebuilds.
 //!
 //! # What is checked
-//! [`verify_file`] and [`verify_reader`] give a [`Verdict`]:
+//! [`verify_file`] and [`verify_reader`] give a [`Verdict`] for a program
+//! ([`verify_msi`] for an MSI, below):
 //! 1. the PE headers give the CheckSum field, the certificate-table
 //!    directory entry and the table (the `pe` module);
 //! 2. the table's first WIN_CERTIFICATE holds PKCS#7 SignedData whose
@@ -75,21 +76,19 @@
 //!   exact encoding (`der`), and only certificates go through `x509-cert`.
 //!
 //! # MSI `DigitalSignature`
-//! Not verified yet (audit reports it present or absent), though it is
-//! feasible with the `cfb` dependency. The only public description of the
-//! digest is osslsigncode's `msi.c`: every stream's content, depth first,
-//! each storage's children sorted by their UTF-16LE names (terminator
-//! included, compared bytewise), skipping `\u{5}DigitalSignature` and
-//! `\u{5}MsiDigitalSignatureEx` at the root, each storage's CLSID after its
-//! children; the signed content is an SpcIndirectDataContent holding
-//! SpcSipInfo (`1.3.6.1.4.1.311.2.1.30`) instead of SpcPeImageData, so the
-//! PKCS#7 checks here apply unchanged. `cfb` 0.16 gives entry names (as
-//! strings, which re-encode to the stored UTF-16, MSI's compressed table
-//! names included), CLSIDs, state bits and times. The risk is
-//! `MsiDigitalSignatureEx`: it signs a pre-hash of every entry's metadata,
-//! FILETIMEs included, and `cfb` hands times over as `SystemTime`, so
-//! whether zero and pre-1970 times round-trip exactly must be tested
-//! against osslsigncode (`sign` with and without `-add-msi-dse`) first.
+//! [`verify_msi`] checks an MSI's signature with the same steps 2 and 4
+//! to 7: the `\u{5}DigitalSignature` stream is the PKCS#7 SignedData
+//! itself (no WIN_CERTIFICATE), its SpcIndirectDataContent holds SpcSipInfo
+//! (`1.3.6.1.4.1.311.2.1.30`) instead of SpcPeImageData, and step 3's
+//! digest is the one osslsigncode's `msi.c` computes (the `msi` module:
+//! streams depth first in a bytewise UTF-16LE name order, each storage's
+//! CLSID after its children, the root's last, and with
+//! `\u{5}MsiDigitalSignatureEx` a pre-hash of every entry's metadata
+//! first). It is read through `cfb`, which gives everything hashed exactly
+//! except a stream's non-zero times (the format forbids them; `cfb` reads
+//! them as zero): a pre-hash that then differs is
+//! [`MsiVerdict::NotVerified`], saying why. In `audit` the findings are
+//! `msi-signature-invalid` and `msi-signature-untrusted`.
 
 mod crypto;
 mod der;

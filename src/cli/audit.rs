@@ -24,9 +24,9 @@ What it reports, for each package root (a folder holding a SetAid.ini):
   the MSI's Upgrade rows and what they mean, KeepPreviousSetting (value, section, line),
   [FEATURE_SELECTION], sylink.xml (managed or not and why, DomainId, servers, group, mode),
   signatures (Authenticode of the single-file .exe and of the programs at each
-  root's top verified: signer, issuer, serial, digest, signing time, chain; the
-  MSI's DigitalSignature detected, not verified), and the package's SHA-256
-  (checked against NAME.sha256, NAME.manifest.json and SHA256SUMS beside it).
+  root's top and of the MSI verified: signer, issuer, serial, digest, signing
+  time, chain), and the package's SHA-256 (checked against NAME.sha256,
+  NAME.manifest.json and SHA256SUMS beside it).
   Then findings, each with a code, a severity, a message and a hint.
 No code-signing roots are bundled: without --trust-ca, chains are not checked.
 A folder that holds package files (a web root) audits each .zip, .cab and .exe in it.

@@ -101,11 +101,12 @@ fn assert_signed_by_the_test_signer(sig: &Value, chain: &str) {
 
 /// The generated MSI signed by osslsigncode, as `Sep64.msi` of a managed
 /// package: its bytes, the package's files and the zip of them.
-fn signed_msi_zip(pki: &Pki, dir: &Path) -> (Vec<u8>, Files, PathBuf) {
+/// `extra`: osslsigncode's options (`-add-msi-dse`).
+fn signed_msi_zip(pki: &Pki, dir: &Path, extra: &[&str]) -> (Vec<u8>, Files, PathBuf) {
     let plain = dir.join("plain.msi");
     std::fs::write(&plain, r#gen::msi(&MsiSpec::example(r#gen::VERSION))).unwrap();
     let signed = dir.join("signed.msi");
-    pki::osslsign(pki, &plain, &signed, &[]);
+    pki::osslsign(pki, &plain, &signed, extra);
     let bytes = std::fs::read(&signed).unwrap();
     let mut files = managed();
     set(&mut files, "Sep64.msi", bytes.clone());
@@ -120,7 +121,7 @@ fn a_signed_msi_in_a_zip_is_verified_and_names_its_signer() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let pki = pki::code_signing(tmp.path());
-    let (_, _, zip) = signed_msi_zip(&pki, tmp.path());
+    let (_, _, zip) = signed_msi_zip(&pki, tmp.path(), &[]);
     let html = tmp.path().join("report.html");
     let (code, doc) = audit_json(&[path_arg(&zip), "--html", path_arg(&html)]);
     assert_eq!(code, 0, "{:#?}", findings(&doc));
@@ -175,6 +176,15 @@ fn a_signed_msi_in_a_zip_is_verified_and_names_its_signer() {
         doc["packages"][0]["roots"][0]["signatures"][1]["status"],
         "untrusted"
     );
+    // Signed with MsiDigitalSignatureEx (entry metadata too): valid.
+    let dse = tmp.path().join("dse");
+    std::fs::create_dir_all(&dse).unwrap();
+    let (_, _, zip) = signed_msi_zip(&pki, &dse, &["-add-msi-dse"]);
+    let (code, doc) = audit_json(&[path_arg(&zip)]);
+    assert_eq!(code, 0, "{:#?}", findings(&doc));
+    let sig = &doc["packages"][0]["roots"][0]["signatures"][1];
+    assert_eq!(sig["status"], "valid", "{sig}");
+    assert_signed_by_the_test_signer(sig, "not-checked");
 }
 
 fn a_flipped_byte_in_a_signed_msi_is_an_error() {
@@ -183,7 +193,7 @@ fn a_flipped_byte_in_a_signed_msi_is_an_error() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let pki = pki::code_signing(tmp.path());
-    let (mut bytes, mut files, zip) = signed_msi_zip(&pki, tmp.path());
+    let (mut bytes, mut files, zip) = signed_msi_zip(&pki, tmp.path(), &[]);
     // One flipped byte in a stream's data (the summary information and
     // the string pool hold the product name): invalid, an error, exit 1;
     // osslsigncode agrees.
