@@ -249,6 +249,10 @@ pub struct MsiReport {
     pub from_version: Option<Decision>,
     /// Why it could not be read, if it could not.
     pub error: Option<String>,
+    /// Its signature, checked while the MSI was open (reported in the
+    /// root's `signatures`); None when unsigned or unreadable.
+    #[serde(skip)]
+    pub signature: Option<crate::authenticode::MsiVerdict>,
 }
 
 /// What the root's sylink.xml says (never the Kcs).
@@ -616,11 +620,11 @@ fn audit_root(pkg: &mut Package, root: &Root, options: &Options) -> RootReport {
         .map(|&i| read_msi(pkg, i, options))
         .collect();
     let mut signatures = signing::of_programs(pkg, &root.dir, &options.trust);
-    for (m, &index) in msis.iter().zip(&root.msis) {
-        if m.error.is_none() {
-            signatures.push(signing::of_msi(pkg, index, m.info.signed, &options.trust));
-        }
-    }
+    signatures.extend(
+        msis.iter()
+            .filter(|m| m.error.is_none())
+            .map(signing::of_msi),
+    );
     let where_root = if root.dir.is_empty() {
         "the package's top folder".to_string()
     } else {
@@ -1167,8 +1171,8 @@ fn read_msi(pkg: &mut Package, index: usize, options: &Options) -> MsiReport {
     let entry = pkg.entries()[index].name.clone();
     let size = pkg.entries()[index].size;
     let at = pkg.location(index);
-    match msi::read_entry(pkg, index) {
-        Ok(info) => {
+    match signing::read_msi(pkg, index, &options.trust) {
+        Ok((info, signature)) => {
             let own_code = info.upgrade_code.clone().unwrap_or_default();
             let upgrade_rows = info
                 .upgrade
@@ -1194,6 +1198,7 @@ fn read_msi(pkg: &mut Package, index: usize, options: &Options) -> MsiReport {
                 upgrade_rows,
                 from_version,
                 error: None,
+                signature,
             }
         }
         Err(e) => MsiReport {
@@ -1202,6 +1207,7 @@ fn read_msi(pkg: &mut Package, index: usize, options: &Options) -> MsiReport {
             info: MsiInfo::default(),
             upgrade_rows: Vec::new(),
             from_version: None,
+            signature: None,
             // Errors from unpacking already name the package and entry.
             error: Some(if e.0.contains(&at.to_string()) {
                 e.0

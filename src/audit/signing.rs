@@ -3,17 +3,21 @@
 //! every program (`.exe`, `.dll`) at the top of a package root, `Setup.exe`
 //! among them, and for each MSI's `DigitalSignature`: a program inside an
 //! archive is streamed through the verifier, one in a folder package is
-//! read in place; a signed MSI inside an archive is unpacked to a
-//! temporary file (the digest needs its streams in a set order). An MSI
+//! read in place; an MSI inside an archive is unpacked to a temporary file
+//! once, for its tables and its signature (the digest needs its streams in
+//! a set order). An MSI
 //! signature whose `MsiDigitalSignatureEx` metadata cannot be read back as
 //! stored is detected, not verified (the report says why); a cabinet's
 //! signature is detected, not verified ([`CAB_NOT_VERIFIED`] says why).
 
 use serde::Serialize;
 
-use super::{Finding, Severity, finding};
+use std::io::Seek;
+
+use super::{Finding, MsiReport, Severity, finding};
 use crate::authenticode::{self, Chain, MsiVerdict, Name, Status, TimestampKind, Trust, Verdict};
 use crate::error::Result;
+use crate::msi::{MsiInfo, ReadError};
 use crate::package::{Package, split_name};
 
 /// Why a cabinet's signature is detected and not verified.
@@ -214,26 +218,33 @@ fn verify_entry(pkg: &mut Package, index: usize, trust: &Trust) -> Result<Verdic
     authenticode::verify_reader(&mut stream, &at, trust)
 }
 
-/// The MSI at entry `index` (read without error, `signed` when it has a
-/// `DigitalSignature` stream): its signature, verified.
-pub(super) fn of_msi(pkg: &mut Package, index: usize, signed: bool, trust: &Trust) -> Signature {
-    let name = pkg.entries()[index].name.clone();
-    let kind = "msi-digital-signature";
-    if !signed {
-        return Signature::detected(&name, kind, false, "");
-    }
-    let outcome =
-        crate::msi::with_seekable(pkg, index, |file| Ok(authenticode::verify_msi(file, trust)));
-    match outcome {
-        Ok(MsiVerdict::Checked(v)) => Signature::verified(&name, kind, "", Ok(v)),
-        Ok(MsiVerdict::NotVerified(why)) => Signature::detected(&name, kind, true, &why),
-        Err(e) => {
-            let mut s = Signature::detected(&name, kind, true, "");
-            s.status = SignatureStatus::Unreadable;
-            s.not_verified = None;
-            s.problem = Some(e.0);
-            s
+/// Reads the MSI at entry `index` and, when it has a `DigitalSignature`
+/// stream, verifies it while the file is open: an MSI inside an archive is
+/// unpacked to a temporary file once, for both.
+pub(super) fn read_msi(
+    pkg: &mut Package,
+    index: usize,
+    trust: &Trust,
+) -> std::result::Result<(MsiInfo, Option<MsiVerdict>), ReadError> {
+    crate::msi::with_seekable(pkg, index, |mut file| {
+        let info = crate::msi::read(&mut file)?;
+        if !info.signed {
+            return Ok((info, None));
         }
+        file.rewind()
+            .map_err(|e| ReadError(format!("cannot read it again: {e}")))?;
+        let verdict = authenticode::verify_msi(file, trust);
+        Ok((info, Some(verdict)))
+    })
+}
+
+/// A readable MSI's signature, as [`read_msi`] found it.
+pub(super) fn of_msi(m: &MsiReport) -> Signature {
+    let kind = "msi-digital-signature";
+    match &m.signature {
+        None => Signature::detected(&m.entry, kind, false, ""),
+        Some(MsiVerdict::Checked(v)) => Signature::verified(&m.entry, kind, "", Ok(v.clone())),
+        Some(MsiVerdict::NotVerified(why)) => Signature::detected(&m.entry, kind, true, why),
     }
 }
 

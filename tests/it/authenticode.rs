@@ -902,6 +902,7 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         msi_dse_metadata_changed_after_signing_is_invalid,
         msi_dse_over_stream_times_cfb_hides_is_not_verified,
         unsigned_msi_is_unsigned,
+        damaged_signed_msis_get_a_verdict,
     ]
 }
 
@@ -1176,4 +1177,34 @@ fn unsigned_msi_is_unsigned() {
             .starts_with("the MSI cannot be read as a compound file: "),
         "{v}"
     );
+}
+
+/// Bytes flipped all over a signed MSI: every one gets a verdict (no panic
+/// escapes), and a flip in a stream's data is never valid.
+fn damaged_signed_msis_get_a_verdict() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = code_signing(tmp.path());
+    let plain = ordered_msi(tmp.path());
+    let signed = signed_msi(tmp.path(), &pki, &plain, "dse.msi", &["-add-msi-dse"]);
+    let bytes = std::fs::read(&signed).unwrap();
+    let data = find_once(&bytes, b"second");
+    let mut invalid = 0;
+    for at in (0..bytes.len()).step_by(61).chain(data..data + 6) {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x5a;
+        let verdict = authenticode::verify_msi(std::io::Cursor::new(damaged), &Trust::none());
+        if let authenticode::MsiVerdict::Checked(v) = &verdict {
+            if v.status == Status::Invalid {
+                invalid += 1;
+            }
+            assert!(
+                !(data..data + 6).contains(&at) || v.status == Status::Invalid,
+                "offset {at}: {v}"
+            );
+        }
+    }
+    assert!(invalid > 6, "{invalid}");
 }
