@@ -23,6 +23,7 @@
 mod audit;
 mod authenticode;
 mod cab;
+mod conventions;
 mod exe;
 #[cfg(unix)]
 mod hostile;
@@ -59,6 +60,7 @@ fn main() {
     trials.extend(authenticode::trials());
     trials.extend(verify::trials());
     trials.extend(zipfidelity::trials());
+    trials.extend(conventions::trials());
     trials.extend(setaid_props::trials());
     trials.extend(audit::trials());
     #[cfg(unix)]
