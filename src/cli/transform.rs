@@ -26,12 +26,15 @@ Beside the output: OUT.sha256 (for sha256sum -c) and OUT.manifest.json (every ch
 Times: a folder's or cabinet's files written into a zip, and every file of a cabinet output,
 are dated 1980-01-01 00:00:00 (same content, same bytes); --keep-times keeps the input's times.
 Nothing appears under OUT until it is complete; the input is never modified.
+--dry-run prints the plan (changes with old and new values, warnings, output names) and
+writes nothing; --no-clobber refuses to replace an existing OUT.
 
 Examples:
   sepkg transform SEP14-x64.zip --sylink sylink-managed.xml
   sepkg transform ./SEP14-export/ --sylink sylink.xml -o web/SEP14-x64.zip
   sepkg transform a.zip b.zip c.zip --sylink sylink.xml --out-dir out/ --json
   sepkg transform SEP14-x64.cab --sylink sylink.xml --to zip
+  sepkg transform SEP14-x64.zip --sylink sylink.xml --dry-run --json
   sepkg transform ./SEP14-export/ --sylink sylink.xml --to exe --stub sfx-stub.exe -o web/setup.exe
   PFX_PASS=... sepkg transform SEP14.exe --sylink sylink.xml --sign signer.pfx --sign-password-env PFX_PASS \
       --timestamp-url http://timestamp.example.com/ -o web/setup.exe

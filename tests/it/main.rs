@@ -28,6 +28,7 @@ mod exe;
 #[cfg(unix)]
 mod hostile;
 mod publish;
+mod schemas;
 mod setaid_props;
 mod sevenz;
 mod sevenz_cli;
@@ -61,6 +62,7 @@ fn main() {
     trials.extend(verify::trials());
     trials.extend(zipfidelity::trials());
     trials.extend(conventions::trials());
+    trials.extend(schemas::trials());
     trials.extend(setaid_props::trials());
     trials.extend(audit::trials());
     #[cfg(unix)]
