@@ -260,14 +260,14 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
     let mut config = Config::from_args(args)?;
     check_batch(&config)?;
     let sylink = ManagedSylink::load(&config.sylink)?;
-    if config.dry_run {
-        return dry_run(&config, &sylink, out);
-    }
     if let Some(sign) = &config.sign {
         let signer = std::sync::Arc::new(sign.load()?);
         for job in &mut config.jobs {
             job.sign = Some(signer.clone());
         }
+    }
+    if config.dry_run {
+        return dry_run(&config, &sylink, out);
     }
     let results: Vec<(PathBuf, Result<Outcome>)> = if config.jobs.len() == 1 {
         let job = &config.jobs[0];
@@ -321,7 +321,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
 }
 
 /// `--dry-run`: each job's plan, printed; nothing written. The signing key
-/// is not read: the plan does not depend on it.
+/// has been read, so that a dry run fails where the real one would.
 fn dry_run(config: &Config, sylink: &ManagedSylink, out: &Output) -> Result<ExitCode> {
     let results: Vec<(&Job, Result<transform::DryRun>)> = config
         .jobs

@@ -199,9 +199,29 @@ fn a_fifo_as_the_package_is_refused_at_once() {
                 "{args:?}: {stderr}"
             );
         }
+        // A FIFO as --stub is refused the same way.
+        let input = package_with_setaid(tmp.path(), fx::SETAID_TEXT);
+        let run = sepkg()
+            .arg("transform")
+            .arg(&input)
+            .arg("--sylink")
+            .arg(&sylink)
+            .args(["--to", "exe", "--stub"])
+            .arg(&fifo)
+            .arg("-o")
+            .arg(tmp.path().join("setup.exe"))
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&run);
+        assert_eq!(run.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("SEP14.zip: not a SEP client package: it is a FIFO"),
+            "{stderr}"
+        );
         assert_eq!(
             crate::support::listing(tmp.path()),
-            ["SEP14.zip", "managed.xml"]
+            ["SEP14.zip", "managed.xml", "pkg"]
         );
     }
 }
@@ -490,6 +510,24 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     assert_eq!(plan["changes"][0]["new"], "0 ;keep the old settings");
     assert_eq!(plan["changes"][1]["file"], "sylink");
     assert_eq!(plan["warnings"][0]["code"], "windows-invalid-name");
+    // It fails where the real run would: the signing key is read too.
+    let signed = sepkg()
+        .arg("transform")
+        .arg(&pkg)
+        .arg("--sylink")
+        .arg(&sylink)
+        .arg("--out-dir")
+        .arg(&out)
+        .args(["--dry-run", "--sign"])
+        .arg(tmp.path().join("missing.pfx"))
+        .output()
+        .unwrap();
+    assert_eq!(signed.status.code(), Some(2));
+    assert!(
+        text(&signed).1.contains("missing.pfx: cannot read"),
+        "{}",
+        text(&signed).1
+    );
     assert_eq!(
         crate::support::snapshot(tmp.path()),
         before,
