@@ -171,6 +171,13 @@ pub fn run(
     }
     let path = Path::new(target);
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot read", e))?;
+    if let Some(kind) = crate::limits::special_kind(&meta) {
+        // Hashing a FIFO would wait for a writer; a device never ends.
+        return Err(Error::Usage(format!(
+            "{}: it is {kind}, not an artifact or a web root folder",
+            path.display()
+        )));
+    }
     if meta.is_dir() {
         if expect.is_some() {
             return Err(Error::Usage(

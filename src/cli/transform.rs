@@ -323,20 +323,14 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
 /// `--dry-run`: each job's plan, printed; nothing written. The signing key
 /// has been read, so that a dry run fails where the real one would.
 fn dry_run(config: &Config, sylink: &ManagedSylink, out: &Output) -> Result<ExitCode> {
-    let results: Vec<(&Job, Result<transform::DryRun>)> = config
-        .jobs
-        .iter()
-        .map(|job| (job, transform::dry_run(job, sylink)))
-        .collect();
-    if results.len() == 1
-        && let Some((_, Err(_))) = results.first()
-    {
+    let results: Vec<(&Job, Result<transform::DryRun>)> = match config.jobs.as_slice() {
         // One input: its error is the command's, as without --dry-run.
-        let Some((_, Err(e))) = results.into_iter().next() else {
-            return Err(Error::internal("a dry run vanished"));
-        };
-        return Err(e);
-    }
+        [job] => vec![(job, Ok(transform::dry_run(job, sylink)?))],
+        jobs => jobs
+            .iter()
+            .map(|job| (job, transform::dry_run(job, sylink)))
+            .collect(),
+    };
     if out.json {
         let plans: Vec<serde_json::Value> = results
             .iter()

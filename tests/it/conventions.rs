@@ -199,6 +199,18 @@ fn a_fifo_as_the_package_is_refused_at_once() {
                 "{args:?}: {stderr}"
             );
         }
+        let run = sepkg()
+            .arg("verify")
+            .arg(&fifo)
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&run);
+        assert_eq!(run.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("SEP14.zip: it is a FIFO (named pipe), not an artifact"),
+            "{stderr}"
+        );
         // A FIFO as --stub is refused the same way.
         let input = package_with_setaid(tmp.path(), fx::SETAID_TEXT);
         let run = sepkg()
