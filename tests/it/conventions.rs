@@ -137,6 +137,10 @@ fn sylink_from_dev_zero_is_refused_at_the_limit() {
 }
 
 fn sylink_through_a_pipe_is_read() {
+    if !Path::new("/dev/stdin").exists() {
+        eprintln!("SKIPPED: no /dev/stdin");
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package_with_setaid(tmp.path(), fx::SETAID_TEXT);
     let out = tmp.path().join("out.zip");
