@@ -39,6 +39,7 @@
 //! - [`atomic`]: temporary files beside their targets, and the transaction
 //!   that renames a group of them into place with undo.
 //! - [`error`]: the error type and exit codes.
+//! - [`limits`]: whole-file reads through a size limit; special files refused as inputs.
 //! - [`cli`]: argument parsing, output rendering, exit codes.
 
 #![forbid(unsafe_code)]
@@ -52,6 +53,7 @@ pub mod cli;
 mod contain;
 pub mod digest;
 pub mod error;
+pub mod limits;
 pub mod manifest;
 pub mod msi;
 pub mod package;

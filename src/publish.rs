@@ -195,6 +195,16 @@ impl BaseUrl {
                 "{url:?}: give the web root's folder URL, without spaces, query or fragment"
             ));
         }
+        // Not allowed unencoded in a URL, and they would break out of the
+        // attribute the URL goes into in index.html.
+        if let Some(c) = url
+            .chars()
+            .find(|c| matches!(c, '"' | '<' | '>' | '`' | '\\'))
+        {
+            return Err(format!(
+                "{url:?}: {c:?} cannot stand in a URL as it is: percent-encode it (\" is %22, < is %3C, > is %3E)"
+            ));
+        }
         let mut s = url.to_string();
         if !s.ends_with('/') {
             s.push('/');

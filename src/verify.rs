@@ -211,6 +211,13 @@ pub fn run(
     }
     let path = Path::new(target);
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot read", e))?;
+    if let Some(kind) = crate::limits::special_kind(&meta) {
+        // Hashing a FIFO would wait for a writer; a device never ends.
+        return Err(Error::Usage(format!(
+            "{}: it is {kind}, not an artifact or a web root folder",
+            path.display()
+        )));
+    }
     if meta.is_dir() {
         if expect.is_some() {
             return Err(Error::Usage(
@@ -729,10 +736,27 @@ fn load_ca(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
 
 fn network_error(url: &str, e: ureq::Error) -> Error {
     let reason = match e {
+        ureq::Error::BadUri(reason) => {
+            return Error::BadUrl {
+                url: url.to_string(),
+                reason,
+            };
+        }
+        ureq::Error::Http(e) => {
+            return Error::BadUrl {
+                url: url.to_string(),
+                reason: e.to_string(),
+            };
+        }
+        ureq::Error::TooManyRedirects => {
+            return Error::ServerAnswer {
+                url: url.to_string(),
+                reason: "more than 10 redirects: the server sends the request round a redirect loop (or down a chain longer than 10), so no file is ever served".to_string(),
+            };
+        }
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
         ureq::Error::HostNotFound => "host not found".to_string(),
         ureq::Error::ConnectionFailed => "cannot connect".to_string(),
-        ureq::Error::TooManyRedirects => "too many redirects (more than 10)".to_string(),
         ureq::Error::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused => {
                 "connection refused: nothing listens on that host and port".to_string()
@@ -771,6 +795,31 @@ fn get(agent: &ureq::Agent, url: &str) -> Result<ureq::http::Response<ureq::Body
         });
     }
     Ok(response)
+}
+
+/// Refuses a body the server encoded (`Content-Encoding: gzip`) although
+/// the request asked for `identity`: its bytes are not the file's, so
+/// hashing them can only give a mismatch that says nothing of the file.
+fn check_identity(response: &ureq::http::Response<ureq::Body>, url: &str) -> Result<()> {
+    let encoding = response
+        .headers()
+        .get_all("content-encoding")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("identity"))
+        .collect::<Vec<_>>();
+    if encoding.is_empty() {
+        return Ok(());
+    }
+    Err(Error::ServerAnswer {
+        url: url.to_string(),
+        reason: format!(
+            "the server sent the body encoded (Content-Encoding: {}) although verify asks for the bytes as they are (Accept-Encoding: identity): what arrived is not the file's bytes, so its size and SHA-256 cannot be compared",
+            encoding.join(", ")
+        ),
+    })
 }
 
 /// The URL's last path segment, percent-decoded: the artifact's name.
@@ -900,6 +949,7 @@ pub fn url(
 
     let response = get(&agent, url)?;
     let final_url = response.get_uri().to_string();
+    check_identity(&response, &final_url)?;
     let redirects: Vec<String> = response
         .get_redirect_history()
         .map(|h| h.iter().skip(1).map(|u| u.to_string()).collect())

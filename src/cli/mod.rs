@@ -3,6 +3,7 @@
 //! prints.
 
 mod audit;
+mod generated;
 mod keygen;
 mod publish;
 mod transform;
@@ -44,7 +45,8 @@ Exit codes: 0 ok (clean, verified), 1 audit findings or verification mismatch, 2
     version,
     about = ABOUT,
     after_help = AFTER_HELP,
-    max_term_width = 100
+    max_term_width = 100,
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     /// Print one JSON document on stdout instead of the human report.
@@ -76,6 +78,61 @@ pub enum Command {
     /// Make a minisign key pair to sign web roots (publish --sign-key, verify --trusted-key).
     #[command(after_help = keygen::AFTER_HELP)]
     Keygen(keygen::Args),
+    /// Print a shell completion script, generated from these definitions.
+    #[command(after_help = generated::COMPLETIONS_AFTER_HELP)]
+    Completions(generated::CompletionsArgs),
+    /// Print the manual page (roff), generated from these definitions.
+    #[command(after_help = generated::MAN_AFTER_HELP)]
+    Man(generated::ManArgs),
+    /// Print this message or the help of the given command.
+    Help(generated::HelpArgs),
+}
+
+/// Parses `args` (the program name first). A usage error under `--json`
+/// becomes one JSON error document on stdout, like every other error there
+/// (clap would print text on stderr); `--help` and `--version` print as
+/// usual. `Err` carries the exit code when there is nothing to run.
+pub fn parse<I, T>(args: I) -> Result<Cli, ExitCode>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let e = match Cli::try_parse_from(&args) {
+        Ok(cli) => return Ok(cli),
+        Err(e) => e,
+    };
+    if !e.use_stderr() {
+        let _ = e.print();
+        return Err(ExitCode::Ok);
+    }
+    // The arguments did not parse, so `--json` is looked for by hand: as
+    // an argument of its own, before any `--`.
+    let json = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    if json {
+        let out = Output { json, quiet: true };
+        out.error(&Error::Usage(usage_message(&e)));
+    } else {
+        let _ = e.print();
+    }
+    Err(ExitCode::Error)
+}
+
+/// clap's message without its `error: ` label, usage lines and advice, on
+/// one line: `the following required arguments were not provided: --sylink <MANAGED.xml>`.
+fn usage_message(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let body = text.split("\n\nUsage:").next().unwrap_or(&text);
+    let body = body
+        .split("\n\nFor more information")
+        .next()
+        .unwrap_or(body);
+    let body = body.trim().trim_start_matches("error:").trim();
+    body.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Runs the command and returns its exit code. Prints everything it prints.
@@ -90,6 +147,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Publish(args) => publish::run(args, &out),
         Command::Verify(args) => verify::run(args, &out),
         Command::Keygen(args) => keygen::run(args, &out),
+        Command::Completions(args) => generated::completions(&args, &out),
+        Command::Man(args) => generated::man(&args, &out),
+        Command::Help(args) => generated::help(&args, &out),
     };
     match result {
         Ok(code) => code,

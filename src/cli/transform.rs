@@ -26,12 +26,15 @@ Beside the output: OUT.sha256 (for sha256sum -c) and OUT.manifest.json (every ch
 Times: a folder's or cabinet's files written into a zip, and every file of a cabinet output,
 are dated 1980-01-01 00:00:00 (same content, same bytes); --keep-times keeps the input's times.
 Nothing appears under OUT until it is complete; the input is never modified.
+--dry-run prints the plan (changes with old and new values, warnings, output names) and
+writes nothing; --no-clobber refuses to replace an existing OUT.
 
 Examples:
   sepkg transform SEP14-x64.zip --sylink sylink-managed.xml
   sepkg transform ./SEP14-export/ --sylink sylink.xml -o web/SEP14-x64.zip
   sepkg transform a.zip b.zip c.zip --sylink sylink.xml --out-dir out/ --json
   sepkg transform SEP14-x64.cab --sylink sylink.xml --to zip
+  sepkg transform SEP14-x64.zip --sylink sylink.xml --dry-run --json
   sepkg transform ./SEP14-export/ --sylink sylink.xml --to exe --stub sfx-stub.exe -o web/setup.exe
   PFX_PASS=... sepkg transform SEP14.exe --sylink sylink.xml --sign signer.pfx --sign-password-env PFX_PASS \
       --timestamp-url http://timestamp.example.com/ -o web/setup.exe
@@ -89,6 +92,14 @@ pub struct Args {
     /// the content alone.
     #[arg(long)]
     keep_times: bool,
+    /// Print the plan (every change with its old and new value, the
+    /// warnings, the output names) and write nothing.
+    #[arg(long, short = 'n')]
+    dry_run: bool,
+    /// Refuse to replace an existing output (or its .sha256 or
+    /// .manifest.json) instead of replacing it.
+    #[arg(long)]
+    no_clobber: bool,
 }
 
 /// How the output is to be signed, from the arguments (read in [`run`]).
@@ -155,6 +166,7 @@ struct Config {
     jobs: Vec<Job>,
     sylink: PathBuf,
     sign: Option<SignArgs>,
+    dry_run: bool,
 }
 
 impl Config {
@@ -189,12 +201,14 @@ impl Config {
                 edits: args.edits.clone(),
                 sign: None,
                 keep_times: args.keep_times,
+                no_clobber: args.no_clobber,
             })
             .collect();
         Ok(Config {
             jobs,
             sylink: args.sylink,
             sign,
+            dry_run: args.dry_run,
         })
     }
 }
@@ -252,6 +266,9 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
             job.sign = Some(signer.clone());
         }
     }
+    if config.dry_run {
+        return dry_run(&config, &sylink, out);
+    }
     let results: Vec<(PathBuf, Result<Outcome>)> = if config.jobs.len() == 1 {
         let job = &config.jobs[0];
         let outcome = transform::run(job, &sylink, &out.progress())?;
@@ -301,6 +318,115 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
     } else {
         ExitCode::Ok
     })
+}
+
+/// `--dry-run`: each job's plan, printed; nothing written. The signing key
+/// has been read, so that a dry run fails where the real one would.
+fn dry_run(config: &Config, sylink: &ManagedSylink, out: &Output) -> Result<ExitCode> {
+    let results: Vec<(&Job, Result<transform::DryRun>)> = match config.jobs.as_slice() {
+        // One input: its error is the command's, as without --dry-run.
+        [job] => vec![(job, Ok(transform::dry_run(job, sylink)?))],
+        jobs => jobs
+            .iter()
+            .map(|job| (job, transform::dry_run(job, sylink)))
+            .collect(),
+    };
+    if out.json {
+        let plans: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(job, r)| match r {
+                Ok(plan) => serde_json::json!({
+                    "input": job.input.display().to_string(),
+                    "plan": plan,
+                }),
+                Err(e) => serde_json::json!({
+                    "input": job.input.display().to_string(),
+                    "error": ErrorJson::from(e),
+                }),
+            })
+            .collect();
+        out.print_json(&serde_json::json!({ "dry_run": plans }))?;
+    } else {
+        let mut text = String::new();
+        for (job, r) in &results {
+            match r {
+                Ok(plan) => text.push_str(&human_plan(&job.input, plan)),
+                Err(e) => out.error(e),
+            }
+        }
+        out.print(&text)?;
+    }
+    Ok(if results.iter().any(|(_, r)| r.is_err()) {
+        ExitCode::Error
+    } else {
+        ExitCode::Ok
+    })
+}
+
+/// The human report of a dry run: what would be written, and every change.
+fn human_plan(input: &Path, plan: &transform::DryRun) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} -> {} (dry run: nothing written)",
+        input.display(),
+        plan.output.display()
+    );
+    for c in &plan.changes {
+        s.push_str(&change_line(c));
+    }
+    if plan.changes.is_empty() {
+        let _ = writeln!(
+            s,
+            "  no change: the package already keeps its clients managed"
+        );
+    }
+    for w in &plan.warnings {
+        let _ = writeln!(s, "  warning: {}: {}", w.entry, w.message);
+    }
+    let _ = writeln!(
+        s,
+        "  would write: {} ({}, {} entries), {}, {}",
+        plan.output.display(),
+        plan.kind.name(),
+        plan.entries,
+        plan.sha256_file.display(),
+        plan.manifest_file.display()
+    );
+    s
+}
+
+/// One change, as the human reports show it.
+fn change_line(c: &crate::manifest::ChangeRecord) -> String {
+    match c.file {
+        ChangedFile::Setaid => {
+            let old = c
+                .old
+                .as_deref()
+                .map_or("(missing)".to_string(), |v| format!("{v:?}"));
+            let dup = if c.duplicate { " (duplicate)" } else { "" };
+            format!(
+                "    {}: [{}] {} {old} -> {:?} at line {} ({}){dup}\n",
+                c.entry,
+                c.section.as_deref().unwrap_or(""),
+                c.key.as_deref().unwrap_or(""),
+                c.new,
+                c.line.unwrap_or(0),
+                c.action
+            )
+        }
+        ChangedFile::Sylink => {
+            let old = c
+                .old
+                .as_deref()
+                .map_or("(none)".to_string(), |o| format!("sha256 {o}"));
+            format!(
+                "    {}: {} with the managed sylink.xml ({old} -> sha256 {})\n",
+                c.entry, c.action, c.new
+            )
+        }
+    }
 }
 
 /// Runs every job on a pool of threads, one per core.

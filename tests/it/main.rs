@@ -23,10 +23,12 @@
 mod audit;
 mod authenticode;
 mod cab;
+mod conventions;
 mod exe;
 #[cfg(unix)]
 mod hostile;
 mod publish;
+mod schemas;
 mod setaid_props;
 mod sevenz;
 mod sevenz_cli;
@@ -61,6 +63,8 @@ fn main() {
     trials.extend(verify::trials());
     trials.extend(signed::trials());
     trials.extend(zipfidelity::trials());
+    trials.extend(conventions::trials());
+    trials.extend(schemas::trials());
     trials.extend(setaid_props::trials());
     trials.extend(audit::trials());
     #[cfg(unix)]

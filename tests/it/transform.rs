@@ -36,6 +36,13 @@ fn transform(input: &Path, sylink: &Path, out: &Path, extra: &[&str]) -> Vec<u8>
         output.status.success(),
         "transform failed\nstdout: {stdout}\nstderr: {stderr}"
     );
+    support::schema::check_file(
+        support::schema::MANIFEST,
+        &out.with_file_name(format!(
+            "{}.manifest.json",
+            out.file_name().unwrap().to_string_lossy()
+        )),
+    );
     std::fs::read(out).unwrap()
 }
 
