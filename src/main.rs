@@ -4,6 +4,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     catch_file_size_signal();
+    sepkg::interrupt::install();
     let cli = sepkg::cli::Cli::parse();
     sepkg::cli::run(cli).into()
 }

@@ -6,6 +6,7 @@ mod audit;
 mod publish;
 mod transform;
 mod verify;
+mod webroot;
 
 use std::io::{IsTerminal, Write};
 
@@ -69,9 +70,15 @@ pub enum Command {
     /// Copy packages into a web server's folder atomically, with SHA256SUMS, index.json and index.html.
     #[command(after_help = publish::AFTER_HELP)]
     Publish(publish::Args),
-    /// Check an artifact, a web root or a URL against its SHA-256 records.
+    /// Check an artifact, a web root, a --to dir output or a URL against its SHA-256 records.
     #[command(after_help = verify::AFTER_HELP)]
     Verify(verify::Args),
+    /// Retire published packages: remove them and their records from a web root.
+    #[command(after_help = webroot::UNPUBLISH_HELP)]
+    Unpublish(webroot::UnpublishArgs),
+    /// Rebuild a web root's SHA256SUMS, index.json and index.html from the packages present.
+    #[command(after_help = webroot::REINDEX_HELP)]
+    Reindex(webroot::ReindexArgs),
 }
 
 /// Runs the command and returns its exit code. Prints everything it prints.
@@ -85,6 +92,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(args) => audit::run(args, &out),
         Command::Publish(args) => publish::run(args, &out),
         Command::Verify(args) => verify::run(args, &out),
+        Command::Unpublish(args) => webroot::unpublish(args, &out),
+        Command::Reindex(args) => webroot::reindex(args, &out),
     };
     match result {
         Ok(code) => code,
@@ -193,5 +202,36 @@ impl crate::Progress for Bar {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+    fn waiting(&self, lock: &std::path::Path, holder: Option<&str>) {
+        let line = waiting_line(lock, holder);
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
+/// What a process waiting for a lock says, once, on stderr (also with
+/// `--quiet` and `--json`: a wait that says nothing looks like a hang).
+pub(crate) fn waiting_line(lock: &std::path::Path, holder: Option<&str>) -> String {
+    format!(
+        "waiting for the lock on {} held by {}",
+        lock.display(),
+        holder.map_or_else(
+            || "another sepkg process".to_string(),
+            |h| format!("another sepkg ({h})")
+        )
+    )
+}
+
+/// `--lock-timeout SECONDS`, checked.
+pub(crate) fn lock_timeout(seconds: Option<u64>) -> Result<Option<std::time::Duration>, Error> {
+    match seconds {
+        Some(0) => Err(Error::Usage(
+            "--lock-timeout must be at least 1 second (leave it out to wait as long as it takes)"
+                .into(),
+        )),
+        s => Ok(s.map(std::time::Duration::from_secs)),
     }
 }

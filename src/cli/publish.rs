@@ -17,11 +17,21 @@ What it does:
 Publishing the same artifact again changes nothing. A different file under a published name is
 refused unless --replace.
 
+Concurrent publishes (the x86 and x64 jobs of one pipeline) are safe: each holds the lock
+WEBROOT/.sepkg.lock from reading index.json to the last rename, so they run one after the other
+and every package lands. A publish that waits says so on stderr, naming the holder;
+--lock-timeout bounds the wait. Files are written in the hidden WEBROOT/.sepkg-staging/ first:
+configure the web server to deny names starting with a dot (see the README). Ctrl-C, SIGTERM
+and SIGHUP remove the temporary files and exit 130, 143 or 129 with the web root as it was.
+--base-url of a package that is not a single-file .exe warns: the SEPM's URL option downloads
+and runs one file. `sepkg unpublish` retires packages; `sepkg reindex` rebuilds the records.
+
 Examples:
   sepkg publish SEP14-x64-managed.zip --to /var/www/sep --base-url https://web.example.com/sep/
   sepkg publish out/*.zip --to /var/www/sep --json
 
-Exit codes: 0 published (or already published), 2 error (the web root is left as it was).";
+Exit codes: 0 published (or already published), 2 error (the web root is left as it was; also
+when --lock-timeout passes, naming the lock file and its holder).";
 
 /// `sepkg publish` arguments.
 #[derive(Debug, clap::Args)]
@@ -39,6 +49,10 @@ pub struct Args {
     /// Replace a different file already published under the same name.
     #[arg(long)]
     replace: bool,
+    /// Wait at most this long for another sepkg holding WEBROOT/.sepkg.lock (default: as
+    /// long as it takes), then exit 2.
+    #[arg(long, value_name = "SECONDS")]
+    lock_timeout: Option<u64>,
 }
 
 pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
@@ -46,6 +60,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
         webroot: args.to,
         base_url: args.base_url,
         replace: args.replace,
+        lock_timeout: super::lock_timeout(args.lock_timeout)?,
     };
     let bar = out.progress();
     let outcome = publish::publish(&args.artifacts, &opts, &bar)?;
@@ -57,9 +72,13 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
             "written": outcome.written,
             "packages": outcome.packages,
             "index": outcome.index,
+            "warnings": outcome.warnings,
         }))?;
     } else {
         out.print(&human(&outcome))?;
+        for w in &outcome.warnings {
+            eprintln!("warning: {w}");
+        }
     }
     Ok(ExitCode::Ok)
 }
