@@ -33,6 +33,7 @@ mod sevenz_cli;
 mod support;
 mod transform;
 mod verify;
+mod webroot;
 mod zipfidelity;
 
 /// Trials that fail today because of a bug in `src/`, with the bug. Each
@@ -48,6 +49,7 @@ fn main() {
     // first, the hundreds of quick corpus trials last, so that no slow
     // trial starts when the others are done.
     let mut trials = Vec::new();
+    trials.extend(webroot::trials());
     trials.extend(publish::trials());
     trials.extend(transform::trials());
     #[cfg(unix)]
