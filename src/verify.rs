@@ -484,7 +484,21 @@ pub fn folder(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
             "not listed",
         ));
     }
-    // The output digest is that of the listing `DIR.sha256` holds.
+    check_listing(dir, &base, &m, &listing, &mut checks)?;
+    Ok(Report::new(&target, TargetKind::Folder, checks))
+}
+
+/// The output digest is that of the listing `DIR.sha256` holds: of the
+/// files found (`listing`), and of the sidecar itself.
+fn check_listing(
+    dir: &Path,
+    base: &str,
+    m: &FolderManifest,
+    listing: &[(String, String)],
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    let target = dir.display().to_string();
+    let record = manifest_path(dir).display().to_string();
     let text = crate::package::listing(
         &format!("{base}/"),
         listing
@@ -510,7 +524,7 @@ pub fn folder(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
             digest::of_bytes(&sidecar).sha256,
         ));
     }
-    Ok(Report::new(&target, TargetKind::Folder, checks))
+    Ok(())
 }
 
 /// Every file under `dir`, by `/`-separated relative name, with its size.

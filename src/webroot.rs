@@ -34,6 +34,7 @@ pub const STAGING: &str = ".sepkg-staging";
 #[derive(Debug)]
 pub struct Held {
     staging: PathBuf,
+    stale: bool,
     _lock: Lock,
 }
 
@@ -50,8 +51,10 @@ impl Held {
         })?;
         let staging = root.join(STAGING);
         crate::interrupt::register(&staging);
+        let mut stale = false;
         match std::fs::symlink_metadata(&staging) {
             Ok(m) if m.is_dir() => {
+                stale = true;
                 // A dead process's leftovers: no live one can own them.
                 std::fs::remove_dir_all(&staging)
                     .map_err(|e| Error::io(&staging, "cannot clear the staging folder", e))?;
@@ -68,6 +71,7 @@ impl Held {
             .map_err(|e| Error::io(&staging, "cannot create the staging folder", e))?;
         Ok(Held {
             staging,
+            stale,
             _lock: lock,
         })
     }
@@ -75,6 +79,11 @@ impl Held {
     /// The staging folder.
     pub fn staging(&self) -> &Path {
         &self.staging
+    }
+
+    /// True when a dead process's staging folder was found (and removed).
+    pub fn found_stale(&self) -> bool {
+        self.stale
     }
 }
 
@@ -221,6 +230,9 @@ pub struct Reindexed {
     pub temporaries: Vec<String>,
     /// True when the temporaries were removed.
     pub cleaned: bool,
+    /// True when a killed run's `.sepkg-staging/` was found and removed
+    /// (always: the lock shows nobody is using it).
+    pub staging_removed: bool,
     /// Why the old `index.json` was not used, when it was unreadable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old_index_error: Option<String>,
@@ -291,6 +303,7 @@ pub fn reindex(
         }
     }
     let committed = tx.commit()?;
+    let staging_removed = held.found_stale();
     drop(held);
     Ok(Reindexed {
         webroot: root.to_path_buf(),
@@ -299,6 +312,7 @@ pub fn reindex(
         dropped,
         temporaries: survey.temporaries,
         cleaned: clean,
+        staging_removed,
         old_index_error,
         written: committed.written,
         index,

@@ -28,8 +28,9 @@ What it does:
     that check, and a sidecar or manifest whose package is gone, is reported and left out.
   - Rewrites SHA256SUMS, index.json and index.html from what passed, keeping each package's
     publication time and the remembered base URL when index.json can still be read.
-  - With --clean, removes the hidden .NAME.*.part and .NAME.*.bak files that a killed (SIGKILL,
-    power loss) publish leaves; it holds WEBROOT/.sepkg.lock, so no publish is running.
+  - Removes the hidden staging folder WEBROOT/.sepkg-staging/ a killed (SIGKILL, power loss)
+    publish leaves; with --clean, also the hidden .NAME.*.part and .NAME.*.bak files. It holds
+    WEBROOT/.sepkg.lock, so no publish is running while it does.
 After a reindex that left nothing out, `sepkg verify WEBROOT` passes (with --clean, also when
 there were temporaries).
 
@@ -138,6 +139,13 @@ fn reindexed_human(r: &Reindexed) -> String {
     }
     for l in &r.left_out {
         let _ = writeln!(s, "LEFT OUT  {}: {}", l.name, l.reason);
+    }
+    if r.staging_removed {
+        let _ = writeln!(
+            s,
+            "removed   {}/: a killed run's staging folder (the lock showed no sepkg was using it)",
+            crate::webroot::STAGING
+        );
     }
     for t in &r.temporaries {
         if r.cleaned {

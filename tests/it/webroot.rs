@@ -260,6 +260,9 @@ fn unpublish_and_reindex_leave_a_web_root_a_real_server_serves_and_verifies() {
     assert_eq!(run(&[os("verify"), web.as_os_str()]).0, 1);
     // A killed run's temporary, and the JSON report.
     std::fs::write(web.join(".X.zip.abc123.part"), b"half").unwrap();
+    // And a SIGKILLed publish's staging folder.
+    std::fs::create_dir(web.join(".sepkg-staging")).unwrap();
+    std::fs::write(web.join(".sepkg-staging/.Y.zip.q1w2e3.part"), b"half").unwrap();
     let o = sepkg()
         .args(["--json", "reindex"])
         .arg(&web)
@@ -272,6 +275,8 @@ fn unpublish_and_reindex_leave_a_web_root_a_real_server_serves_and_verifies() {
     assert_eq!(j["dropped"], serde_json::json!(["C.zip"]));
     assert_eq!(j["temporaries"], serde_json::json!([".X.zip.abc123.part"]));
     assert_eq!(j["cleaned"], true);
+    assert_eq!(j["staging_removed"], true);
+    assert!(!web.join(".sepkg-staging").exists());
     assert_eq!(j["left_out"], serde_json::json!([]));
     assert_eq!(j["index"]["base_url"], "http://sep.example/");
     assert!(!web.join(".X.zip.abc123.part").exists());
@@ -293,11 +298,17 @@ fn unpublish_and_reindex_leave_a_web_root_a_real_server_serves_and_verifies() {
     assert_eq!(code, 0, "{out}");
     assert_intact(&web, 3);
 
+    served_over_http(&web);
+}
+
+/// Served by a real web server: the package left verifies by URL, the
+/// retired one is in no index.
+fn served_over_http(web: &Path) {
     if !have("python3") {
         eprintln!("SKIPPED: python3 not installed, no web server");
         return;
     }
-    let server = Server::start(&web);
+    let server = Server::start(web);
     let v = sepkg_direct()
         .args(["verify", &server.url("A.zip")])
         .output()
