@@ -2,7 +2,8 @@
 //! a group of files (a package and its records) renamed into place as one
 //! unit, undone on failure.
 //!
-//! Two tools, used by `publish`, `audit --html` and (next) `transform`:
+//! Two tools, used by `publish`, `unpublish`, `reindex`, `audit --html` and
+//! `transform`:
 //!
 //! - **Temporary files beside the target** ([`temp_file`], [`temp_dir`],
 //!   [`stage_bytes`], [`write_file`]): hidden names (`.NAME.XXXXXX.part` by

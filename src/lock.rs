@@ -61,7 +61,12 @@ pub fn acquire(
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let holder = holder(&file);
+                let mut holder = holder(&file);
+                if !told && holder.is_none() {
+                    // The holder writes who it is just after it locks.
+                    std::thread::sleep(Duration::from_millis(20));
+                    holder = self::holder(&file);
+                }
                 if !told {
                     waiting(path, holder.as_deref());
                     told = true;

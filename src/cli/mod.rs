@@ -31,6 +31,8 @@ Typical use:
   sepkg audit SEP14-x64-managed.zip                  # exit 0
   sepkg publish SEP14-x64-managed.zip --to /var/www/sep --base-url https://updates.example.com/sep/
   sepkg verify https://updates.example.com/sep/SEP14-x64-managed.zip
+  sepkg unpublish SEP14-x64-old.zip --from /var/www/sep   # retire a package and its records
+  sepkg reindex /var/www/sep --clean                      # rebuild the records from what is there
 
 Exit codes: 0 ok (clean, verified), 1 audit findings or verification mismatch, 2 error.
 `sepkg help COMMAND` explains each command.";
