@@ -50,7 +50,6 @@ impl Held {
             progress.waiting(path, holder)
         })?;
         let staging = root.join(STAGING);
-        crate::interrupt::register(&staging);
         let mut stale = false;
         match std::fs::symlink_metadata(&staging) {
             Ok(m) if m.is_dir() => {
@@ -67,6 +66,9 @@ impl Held {
             }
             Err(_) => {}
         }
+        // Registered before it exists, so that an interruption from here
+        // on removes it (and never a file of the user's: checked above).
+        crate::interrupt::register(&staging);
         std::fs::create_dir(&staging)
             .map_err(|e| Error::io(&staging, "cannot create the staging folder", e))?;
         Ok(Held {
