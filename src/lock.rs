@@ -162,3 +162,45 @@ fn still_named(file: &File, path: &Path) -> bool {
 fn still_named(_: &File, _: &Path) -> bool {
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_waits_names_the_first_and_times_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(WEBROOT_LOCK);
+        let first = acquire(&path, None, &|_, _| panic!("nobody holds it")).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with(&format!("pid {}: sepkg ", std::process::id())),
+            "{text}"
+        );
+        let heard = std::sync::Mutex::new(Vec::new());
+        let e = acquire(&path, Some(Duration::from_secs(1)), &|p, holder| {
+            heard
+                .lock()
+                .unwrap()
+                .push((p.to_path_buf(), holder.map(str::to_string)));
+        })
+        .unwrap_err();
+        let heard = heard.into_inner().unwrap();
+        assert_eq!(heard.len(), 1, "told once: {heard:?}");
+        assert_eq!(heard[0].0, path);
+        assert_eq!(heard[0].1.as_deref(), Some(text.trim()));
+        assert!(
+            e.to_string()
+                .contains("still locked after 1 s, held by pid"),
+            "{e}"
+        );
+        drop(first);
+        // Released: on Unix the file is gone; either way it can be taken.
+        #[cfg(unix)]
+        assert!(!path.exists());
+        let again = acquire(&path, Some(Duration::from_secs(1)), &|_, _| {
+            panic!("released")
+        });
+        assert!(again.is_ok());
+    }
+}
