@@ -357,6 +357,23 @@ fn large_artifact(dir: &Path, name: &str, mib: usize, kind: &str) -> PathBuf {
 /// The signals, their names for `kill -s` and the exit codes they give.
 const SIGNALS: [(&str, i32); 3] = [("INT", 130), ("TERM", 143), ("HUP", 129)];
 
+/// True when a hidden `.part` file in `dir`, or the large `Big.msi` in a
+/// hidden staged folder there (a `--to dir` output), has bytes.
+fn growing(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            n.starts_with('.')
+                && if path.is_dir() {
+                    std::fs::metadata(path.join("Big.msi")).is_ok_and(|m| m.len() > 0)
+                } else {
+                    n.ends_with(".part") && e.metadata().is_ok_and(|m| m.len() > 0)
+                }
+        })
+    })
+}
+
 /// Starts `args`, waits until a hidden `.part` file in `dir` has bytes,
 /// sends `signal`, and returns the exit code and stderr.
 fn interrupt(args: &[&std::ffi::OsStr], dir: &Path, signal: &str) -> (i32, String) {
@@ -369,14 +386,7 @@ fn interrupt(args: &[&std::ffi::OsStr], dir: &Path, signal: &str) -> (i32, Strin
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut caught = false;
     while Instant::now() < deadline && !caught {
-        caught = std::fs::read_dir(dir).is_ok_and(|entries| {
-            entries.flatten().any(|e| {
-                let n = e.file_name().to_string_lossy().into_owned();
-                n.starts_with('.')
-                    && n.ends_with(".part")
-                    && e.metadata().is_ok_and(|m| m.len() > 0)
-            })
-        });
+        caught = growing(dir);
         if child.try_wait().unwrap().is_some() {
             break;
         }
@@ -495,6 +505,37 @@ fn a_signal_during_transform_leaves_the_output_folder_as_it_was(
         before,
         "SIG{signal} left the output folder changed"
     );
+}
+
+fn a_signal_during_a_to_dir_transform_leaves_no_folder() {
+    let input = big_folder_package().join("export");
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let sylink = fixtures().join(fx::EXAMPLE_SYLINK);
+    let out = out_dir.join("big");
+    let before = snapshot(&out_dir);
+    let (got, err) = interrupt(
+        &[
+            os("transform"),
+            input.as_os_str(),
+            os("--sylink"),
+            sylink.as_os_str(),
+            os("--to"),
+            os("dir"),
+            os("-o"),
+            out.as_os_str(),
+        ],
+        &out_dir,
+        "TERM",
+    );
+    assert_eq!(got, 143, "{err}");
+    assert_eq!(
+        err.trim_end().lines().last(),
+        Some("interrupted: nothing written"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&out_dir), before, "the staged folder was left");
 }
 
 const TRANSFORM_ROUNDS: usize = 30;
@@ -772,7 +813,8 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
     ]);
     #[cfg(unix)]
     trials.extend(tests![
-        nginx_with_the_readme_rule_never_serves_what_a_killed_publish_leaves
+        nginx_with_the_readme_rule_never_serves_what_a_killed_publish_leaves,
+        a_signal_during_a_to_dir_transform_leaves_no_folder,
     ]);
     trials
 }
