@@ -234,6 +234,22 @@ pub enum Error {
         /// Which limit, and by how much.
         what: String,
     },
+
+    /// A lock another sepkg process holds did not come free in time.
+    #[error("{path}: still locked after {waited} s, held by {holder}", path = .path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// What the holder wrote into it (pid and command), or a stand-in.
+        holder: String,
+        /// Seconds waited (`--lock-timeout`).
+        waited: u64,
+    },
+
+    /// The process is being interrupted (SIGINT, SIGTERM, SIGHUP): the
+    /// interruption's own cleanup runs and ends the process.
+    #[error("interrupted: nothing written")]
+    Interrupted,
 }
 
 impl Error {
@@ -310,6 +326,8 @@ impl Error {
             Error::ServerAnswer { .. } => "server-answer",
             Error::Internal(_) => "internal",
             Error::Limit { .. } => "limit",
+            Error::Locked { .. } => "locked",
+            Error::Interrupted => "interrupted",
         }
     }
 
@@ -372,6 +390,10 @@ impl Error {
             Error::Limit { .. } => {
                 "the package is sound but too large for this output format: choose another with --to"
             }
+            Error::Locked { .. } => {
+                "another sepkg is publishing to this web root (or writing this output): wait for it, or raise --lock-timeout; the lock goes when that process ends"
+            }
+            Error::Interrupted => return None,
         })
     }
 

@@ -2,6 +2,7 @@
 
 fn main() -> std::process::ExitCode {
     catch_file_size_signal();
+    sepkg::interrupt::install();
     match sepkg::cli::parse(std::env::args_os()) {
         Ok(cli) => sepkg::cli::run(cli).into(),
         Err(code) => code.into(),

@@ -8,6 +8,7 @@ mod keygen;
 mod publish;
 mod transform;
 mod verify;
+mod webroot;
 
 use std::io::{IsTerminal, Write};
 
@@ -32,6 +33,8 @@ Typical use:
   sepkg audit SEP14-x64-managed.zip                  # exit 0
   sepkg publish SEP14-x64-managed.zip --to /var/www/sep --base-url https://updates.example.com/sep/
   sepkg verify https://updates.example.com/sep/SEP14-x64-managed.zip
+  sepkg unpublish SEP14-x64-old.zip --from /var/www/sep   # retire a package and its records
+  sepkg reindex /var/www/sep --clean                      # rebuild the records from what is there
 
 Exit codes: 0 ok (clean, verified), 1 audit findings or verification mismatch, 2 error.
 `sepkg help COMMAND` explains each command.";
@@ -72,7 +75,7 @@ pub enum Command {
     /// Copy packages into a web server's folder atomically, with SHA256SUMS, index.json and index.html.
     #[command(after_help = publish::AFTER_HELP)]
     Publish(publish::Args),
-    /// Check an artifact, a web root or a URL against its SHA-256 records.
+    /// Check an artifact, a web root, a --to dir output or a URL against its SHA-256 records.
     #[command(after_help = verify::AFTER_HELP)]
     Verify(verify::Args),
     /// Make a minisign key pair to sign web roots (publish --sign-key, verify --trusted-key).
@@ -86,6 +89,12 @@ pub enum Command {
     Man(generated::ManArgs),
     /// Print this message or the help of the given command.
     Help(generated::HelpArgs),
+    /// Retire published packages: remove them and their records from a web root.
+    #[command(after_help = webroot::UNPUBLISH_HELP)]
+    Unpublish(webroot::UnpublishArgs),
+    /// Rebuild a web root's SHA256SUMS, index.json and index.html from the packages present.
+    #[command(after_help = webroot::REINDEX_HELP)]
+    Reindex(webroot::ReindexArgs),
 }
 
 /// Parses `args` (the program name first). A usage error under `--json`
@@ -150,6 +159,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Completions(args) => generated::completions(&args, &out),
         Command::Man(args) => generated::man(&args, &out),
         Command::Help(args) => generated::help(&args, &out),
+        Command::Unpublish(args) => webroot::unpublish(args, &out),
+        Command::Reindex(args) => webroot::reindex(args, &out),
     };
     match result {
         Ok(code) => code,
@@ -258,5 +269,36 @@ impl crate::Progress for Bar {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+    fn waiting(&self, lock: &std::path::Path, holder: Option<&str>) {
+        let line = waiting_line(lock, holder);
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
+/// What a process waiting for a lock says, once, on stderr (also with
+/// `--quiet` and `--json`: a wait that says nothing looks like a hang).
+pub(crate) fn waiting_line(lock: &std::path::Path, holder: Option<&str>) -> String {
+    format!(
+        "waiting for the lock on {} held by {}",
+        lock.display(),
+        holder.map_or_else(
+            || "another sepkg process".to_string(),
+            |h| format!("another sepkg ({h})")
+        )
+    )
+}
+
+/// `--lock-timeout SECONDS`, checked.
+pub(crate) fn lock_timeout(seconds: Option<u64>) -> Result<Option<std::time::Duration>, Error> {
+    match seconds {
+        Some(0) => Err(Error::Usage(
+            "--lock-timeout must be at least 1 second (leave it out to wait as long as it takes)"
+                .into(),
+        )),
+        s => Ok(s.map(std::time::Duration::from_secs)),
     }
 }

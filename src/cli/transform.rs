@@ -25,7 +25,14 @@ What it does, for each package root (a folder holding a SetAid.ini):
 Beside the output: OUT.sha256 (for sha256sum -c) and OUT.manifest.json (every change and entry).
 Times: a folder's or cabinet's files written into a zip, and every file of a cabinet output,
 are dated 1980-01-01 00:00:00 (same content, same bytes); --keep-times keeps the input's times.
-Nothing appears under OUT until it is complete; the input is never modified.
+Nothing appears under OUT until it is complete; the input is never modified. OUT, OUT.sha256
+and OUT.manifest.json are renamed into place together while holding the hidden lock .OUT.lock
+beside OUT, so two runs to one OUT leave one run's three files, never a mix. Ctrl-C, SIGTERM and
+SIGHUP remove every temporary file and exit 130, 143 or 129 (\"interrupted: nothing written\").
+
+Batches (several INPUTs with --out-dir): every input is tried. An input that fails writes
+nothing; the outputs of the inputs that succeed are kept. The last line counts them and names
+each failure: \"2 of 3 packages written; failed: bad.zip (corrupt)\", and the exit code is 2.
 --dry-run prints the plan (changes with old and new values, warnings, output names) and
 writes nothing; --no-clobber refuses to replace an existing OUT.
 
@@ -39,7 +46,8 @@ Examples:
   PFX_PASS=... sepkg transform SEP14.exe --sylink sylink.xml --sign signer.pfx --sign-password-env PFX_PASS \
       --timestamp-url http://timestamp.example.com/ -o web/setup.exe
 
-Exit codes: 0 done, 2 error (nothing written).";
+Exit codes: 0 every output written; 2 error: with one INPUT nothing is written, in a batch
+nothing is written for the inputs that failed (the others' outputs are kept, see above).";
 
 /// `sepkg transform` arguments.
 #[derive(Debug, clap::Args)]
@@ -299,7 +307,16 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
                 },
             })
             .collect();
-        out.print_json(&serde_json::json!({ "transformed": jobs }))?;
+        let failed: Vec<String> = results
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .map(|(input, _)| input.display().to_string())
+            .collect();
+        out.print_json(&serde_json::json!({
+            "transformed": jobs,
+            "written": results.len() - failed.len(),
+            "failed": failed,
+        }))?;
     } else {
         let mut text = String::new();
         for (input, r) in &results {
@@ -309,6 +326,9 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
                     out.error(e);
                 }
             }
+        }
+        if results.len() > 1 {
+            text.push_str(&batch_summary(&results));
         }
         out.print(&text)?;
     }
@@ -429,6 +449,33 @@ fn change_line(c: &crate::manifest::ChangeRecord) -> String {
     }
 }
 
+/// The last line of a batch: `2 of 3 packages written; failed: bad.zip (corrupt)`.
+fn batch_summary(results: &[(PathBuf, Result<Outcome>)]) -> String {
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|(input, r)| {
+            r.as_ref().err().map(|e| {
+                let name = input.file_name().map_or_else(
+                    || input.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                format!("{name} ({})", e.code())
+            })
+        })
+        .collect();
+    let written = results.len() - failed.len();
+    let mut line = format!(
+        "{written} of {} package{} written",
+        results.len(),
+        if results.len() == 1 { "" } else { "s" }
+    );
+    if !failed.is_empty() {
+        line.push_str(&format!("; failed: {}", failed.join(", ")));
+    }
+    line.push('\n');
+    line
+}
+
 /// Runs every job on a pool of threads, one per core.
 fn run_batch(config: &Config, sylink: &ManagedSylink) -> Vec<(PathBuf, Result<Outcome>)> {
     let workers = std::thread::available_parallelism()
@@ -446,7 +493,7 @@ fn run_batch(config: &Config, sylink: &ManagedSylink) -> Vec<(PathBuf, Result<Ou
                     let Some(job) = config.jobs.get(n) else {
                         break;
                     };
-                    let r = transform::run(job, sylink, &crate::NoProgress);
+                    let r = transform::run(job, sylink, &Waits);
                     if let Ok(mut slot) = slots[n].lock() {
                         **slot = Some(r);
                     }
@@ -466,6 +513,19 @@ fn run_batch(config: &Config, sylink: &ManagedSylink) -> Vec<(PathBuf, Result<Ou
             )
         })
         .collect()
+}
+
+/// A batch's progress: no bars (the jobs run at once), but a wait for
+/// another process's lock on an output is still said.
+struct Waits;
+
+impl crate::Progress for Waits {
+    fn start(&self, _: u64, _: &str) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+    fn waiting(&self, lock: &Path, holder: Option<&str>) {
+        eprintln!("{}", super::waiting_line(lock, holder));
+    }
 }
 
 /// The human report for one transformed package.

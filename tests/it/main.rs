@@ -36,6 +36,7 @@ mod signed;
 mod support;
 mod transform;
 mod verify;
+mod webroot;
 mod zipfidelity;
 
 /// Trials that fail today because of a bug in `src/`, with the bug. Each
@@ -51,6 +52,7 @@ fn main() {
     // first, the hundreds of quick corpus trials last, so that no slow
     // trial starts when the others are done.
     let mut trials = Vec::new();
+    trials.extend(webroot::trials());
     trials.extend(publish::trials());
     trials.extend(transform::trials());
     #[cfg(unix)]

@@ -652,7 +652,10 @@ fn help_teaches_the_job() {
         "--sylink <MANAGED.xml>",
         "OUT.sha256 (for sha256sum -c)",
         "sepkg transform SEP14-x64.zip --sylink sylink-managed.xml",
-        "Exit codes: 0 done, 2 error",
+        "Exit codes: 0 every output written; 2 error",
+        "the outputs of the inputs that succeed are kept",
+        "2 of 3 packages written; failed: bad.zip (corrupt)",
+        "exit 130, 143 or 129",
     ] {
         assert!(
             stdout.contains(needle),
