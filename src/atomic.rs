@@ -2,7 +2,8 @@
 //! a group of files (a package and its records) renamed into place as one
 //! unit, undone on failure.
 //!
-//! Two tools, used by `publish`, `audit --html` and (next) `transform`:
+//! Two tools, used by `publish`, `unpublish`, `reindex`, `audit --html` and
+//! `transform`:
 //!
 //! - **Temporary files beside the target** ([`temp_file`], [`temp_dir`],
 //!   [`stage_bytes`], [`write_file`]): hidden names (`.NAME.XXXXXX.part` by
@@ -43,14 +44,21 @@
 //!   run clean up (`verify WEBROOT` reports hidden leftovers).
 //! - **Not atomic for concurrent readers across files.** Between two renames
 //!   a reader can see the new first file with the old second one.
-//! - **No lock.** Two transactions on the same targets interleave their
-//!   renames; serialising them is the caller's job (a lock on the web root
-//!   or on the output's name).
+//! - **No lock here.** Two transactions on the same targets would interleave
+//!   their renames; callers serialise them with [`crate::lock`]: publish,
+//!   unpublish and reindex hold the web root's lock, transform the lock on
+//!   its output's name.
 //! - **Durable once committed.** Each target's folder is fsynced after the
 //!   renames (best effort: not every platform can open a folder to sync it);
 //!   before that a power loss may lose renames.
-//! - **Signals.** SIGINT, SIGTERM and SIGHUP are not handled here: today they
-//!   end the process as SIGKILL does.
+//! - **Signals.** Every temporary and backup name is registered with
+//!   [`crate::interrupt`] before the file is created, and a commit holds
+//!   off an interruption until its renames are done: SIGINT, SIGTERM and
+//!   SIGHUP remove every temporary and leave the targets as they were
+//!   before the commit, or as it left them.
+//! - **Staged files may live in another folder** of the same filesystem
+//!   (a web root's hidden `.sepkg-staging/`): a rename between two folders
+//!   of one filesystem is as atomic as one within a folder.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -80,6 +88,7 @@ pub fn temp_file(dir: &Path, prefix: &str, suffix: &str) -> Result<NamedTempFile
         .prefix(prefix)
         .suffix(suffix)
         .make_in(dir, |path| {
+            crate::interrupt::register(path);
             let mut options = std::fs::OpenOptions::new();
             options.read(true).write(true).create_new(true);
             #[cfg(unix)]
@@ -104,6 +113,7 @@ pub fn temp_file(dir: &Path, prefix: &str, suffix: &str) -> Result<NamedTempFile
 pub fn persist(mut temp: TempPath, target: &Path) -> std::io::Result<()> {
     std::fs::rename(&temp, target)?;
     temp.disable_cleanup(true);
+    crate::interrupt::forget(&temp);
     Ok(())
 }
 
@@ -111,10 +121,14 @@ pub fn persist(mut temp: TempPath, target: &Path) -> std::io::Result<()> {
 /// `tempfile`'s mode (0700 on Unix). Removed with its contents when dropped
 /// unless renamed into place by a [`Transaction`].
 pub fn temp_dir(dir: &Path, prefix: &str) -> Result<TempDir> {
-    tempfile::Builder::new()
+    let made = tempfile::Builder::new()
         .prefix(prefix)
         .tempdir_in(dir)
-        .map_err(|e| Error::io(dir, "cannot create a temporary folder in", e))
+        .map_err(|e| Error::io(dir, "cannot create a temporary folder in", e))?;
+    // Registered once made (tempfile names it inside): a signal in that
+    // instant leaves one empty hidden folder.
+    crate::interrupt::register(made.path());
+    Ok(made)
 }
 
 /// Writes all of `bytes` to `file` and fsyncs it. Errors name the file once
@@ -252,6 +266,14 @@ impl Transaction {
     /// made (newest first), removes the staged files left, and returns the
     /// error. Each target's folder is synced at the end either way.
     pub fn commit(self) -> Result<Committed> {
+        let guard = crate::interrupt::begin_commit()?;
+        let committed = self.apply_all()?;
+        guard.done();
+        Ok(committed)
+    }
+
+    /// [`Transaction::commit`]'s renames, undone on a failure.
+    fn apply_all(self) -> Result<Committed> {
         let mut done: Vec<(PathBuf, Undo)> = Vec::new();
         let mut committed = Committed::default();
         let mut folders = BTreeSet::new();
@@ -310,7 +332,7 @@ fn apply(step: Step, target: &Path) -> Result<Undo> {
             // On failure `dir` drops here and takes the staged folder with it.
             std::fs::rename(dir.path(), target)
                 .map_err(|e| Error::io(target, "cannot rename into place", e))?;
-            let _ = dir.keep();
+            crate::interrupt::forget(&dir.keep());
             Ok(undo)
         }
         Step::Remove => remove_keeping(target),
@@ -324,7 +346,10 @@ fn backup_link(target: &Path) -> Undo {
         Ok(m) if m.is_file() => tempfile::Builder::new()
             .prefix(&hidden_prefix(&file_name(target)))
             .suffix(".bak")
-            .make_in(parent(target), |p| std::fs::hard_link(target, p))
+            .make_in(parent(target), |p| {
+                crate::interrupt::register(p);
+                std::fs::hard_link(target, p)
+            })
             .map_or(Undo::Keep, |f| Undo::Restore(f.into_temp_path())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Undo::RemoveFile,
         // A folder or link in the way: the rename fails (a folder), or
@@ -354,7 +379,10 @@ fn remove_keeping(target: &Path) -> Result<Undo> {
     let backup = tempfile::Builder::new()
         .prefix(&hidden_prefix(&file_name(target)))
         .suffix(".bak")
-        .make_in(parent(target), |p| std::fs::File::create_new(p))
+        .make_in(parent(target), |p| {
+            crate::interrupt::register(p);
+            std::fs::File::create_new(p)
+        })
         .map_err(|e| Error::io(parent(target), "cannot create a temporary file in", e))?
         .into_temp_path();
     std::fs::rename(target, &backup).map_err(|e| Error::io(target, "cannot remove", e))?;

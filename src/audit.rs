@@ -77,6 +77,7 @@ pub const CODES: &[&str] = &[
     "keep-previous-missing",
     "keep-previous-other-section",
     "keep-previous-invalid",
+    "keep-previous-unclean",
     "setup-ini-missing",
     "setup-ini-unreadable",
     "msi-missing",
@@ -555,28 +556,11 @@ pub fn audit_package(
     Ok(report)
 }
 
-/// Windows' limit on a path (MAX_PATH, the terminating NUL included).
-const MAX_PATH: usize = 260;
-
-/// Why Windows cannot create entry `name` where clients unpack it, if it
-/// cannot: a reserved or malformed name (see
-/// [`windows_name_problem`](crate::package::dir::windows_name_problem)),
-/// or one longer than MAX_PATH even before the folder it is unpacked
-/// into (`%TEMP%\7zS....tmp\`) is counted.
-fn windows_name(name: &str) -> Option<String> {
-    crate::package::dir::windows_name_problem(name).or_else(|| {
-        let length = name.trim_end_matches('/').encode_utf16().count();
-        (length > MAX_PATH).then(|| {
-            format!("the name is {length} characters long, over Windows' {MAX_PATH}-character path limit (MAX_PATH) before the folder it is unpacked into is even counted")
-        })
-    })
-}
-
 /// Findings about the container itself: entry names Windows cannot
 /// create, and bytes after the end of a zip that no entry holds.
 fn container_findings(pkg: &Package, findings: &mut Vec<Finding>) {
     for e in pkg.entries() {
-        if let Some(problem) = windows_name(&e.name) {
+        if let Some(problem) = crate::package::windows_name(&e.name) {
             findings.push(finding(
                 "windows-invalid-name",
                 Severity::Warning,
@@ -730,7 +714,23 @@ fn setaid_findings(
 fn keep_previous_findings(s: &SetaidReport, findings: &mut Vec<Finding>) -> KeepState {
     match &s.keep_previous_setting {
         Some(kv) => {
-            if !matches!(kv.value.trim(), "0" | "1") {
+            // `1 ;keep the old settings`: the installer's integer read takes
+            // the leading number, a profile-string read the whole text.
+            let number =
+                setaid::leading_number(kv.value.trim()).filter(|n| matches!(*n, "0" | "1"));
+            let effective = number.unwrap_or(kv.value.trim());
+            if let Some(n) = number {
+                findings.push(finding(
+                    "keep-previous-unclean",
+                    Severity::Warning,
+                    Some(&s.entry),
+                    format!(
+                        "{}: KeepPreviousSetting is {:?} at line {}, not a clean 0 or 1: the installer's integer read takes the leading {n}, but a program that reads the value as text sees the whole line",
+                        s.entry, kv.value, kv.line
+                    ),
+                    "write the value alone, with any comment on a line of its own (sepkg transform changes only the leading number and keeps the rest)",
+                ));
+            } else if !matches!(effective, "0" | "1") {
                 findings.push(finding(
                     "keep-previous-invalid",
                     Severity::Warning,
@@ -743,7 +743,7 @@ fn keep_previous_findings(s: &SetaidReport, findings: &mut Vec<Finding>) -> Keep
                 ));
             }
             KeepState {
-                off: kv.value.trim() == "0",
+                off: effective == "0",
                 text: format!(
                     "KeepPreviousSetting={} in [{}] ({} line {})",
                     kv.value, kv.section, s.entry, kv.line

@@ -200,6 +200,25 @@ pub enum Error {
         reason: String,
     },
 
+    /// A URL that cannot be sent as it is written.
+    #[error("{url}: not a valid URL: {reason}")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A server that answers, but not with the file: a redirect loop, a
+    /// body sent encoded although sepkg asked for the bytes as they are.
+    #[error("{url}: {reason}")]
+    ServerAnswer {
+        /// The URL asked for.
+        url: String,
+        /// What the server did.
+        reason: String,
+    },
+
     /// A state sepkg's own code should never reach: a bug, not bad input.
     /// Never for anything the user's files or arguments can cause.
     #[error("internal error: {0}")]
@@ -215,6 +234,22 @@ pub enum Error {
         /// Which limit, and by how much.
         what: String,
     },
+
+    /// A lock another sepkg process holds did not come free in time.
+    #[error("{path}: still locked after {waited} s, held by {holder}", path = .path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// What the holder wrote into it (pid and command), or a stand-in.
+        holder: String,
+        /// Seconds waited (`--lock-timeout`).
+        waited: u64,
+    },
+
+    /// The process is being interrupted (SIGINT, SIGTERM, SIGHUP): the
+    /// interruption's own cleanup runs and ends the process.
+    #[error("interrupted: nothing written")]
+    Interrupted,
 }
 
 impl Error {
@@ -287,8 +322,12 @@ impl Error {
             Error::HttpStatus { .. } => "http-status",
             Error::Network { .. } => "network",
             Error::Key { .. } => "bad-key",
+            Error::BadUrl { .. } => "bad-url",
+            Error::ServerAnswer { .. } => "server-answer",
             Error::Internal(_) => "internal",
             Error::Limit { .. } => "limit",
+            Error::Locked { .. } => "locked",
+            Error::Interrupted => "interrupted",
         }
     }
 
@@ -339,12 +378,22 @@ impl Error {
             Error::Key { .. } => {
                 "`sepkg keygen -o PATH` writes PATH.key (for publish --sign-key, with its password in --sign-password-env VAR) and PATH.pub (for verify --trusted-key)"
             }
+            Error::BadUrl { .. } => {
+                "write the URL as the server names the file, percent-encoding spaces and other special characters (a space is %20), for example http://host/sep/SEP%2014.exe"
+            }
+            Error::ServerAnswer { .. } => {
+                "the server is running but misconfigured for this path: fix its redirect rules or compression settings (SEP clients must get the file's own bytes), or use the URL that serves the file directly"
+            }
             Error::Internal(_) => {
                 "this is a bug in sepkg: please report it with the command and input"
             }
             Error::Limit { .. } => {
                 "the package is sound but too large for this output format: choose another with --to"
             }
+            Error::Locked { .. } => {
+                "another sepkg is publishing to this web root (or writing this output): wait for it, or raise --lock-timeout; the lock goes when that process ends"
+            }
+            Error::Interrupted => return None,
         })
     }
 

@@ -28,6 +28,11 @@
 //! - [`audit`]: the audit report and its findings.
 //! - [`manifest`]: `OUT.manifest.json` and the `OUT.sha256` sidecar.
 //! - [`publish`]: the web root: artifacts, `SHA256SUMS`, `index.json`, `index.html`.
+//! - [`webroot`]: the web root's lock and staging folder, `unpublish` and
+//!   `reindex`.
+//! - [`lock`]: advisory lock files (a web root's, a transform output's).
+//! - [`interrupt`]: SIGINT, SIGTERM and SIGHUP remove this process's
+//!   temporaries and exit 130, 143 or 129.
 //! - [`record`]: reading and writing the records: the `.sha256` sidecar,
 //!   `SHA256SUMS`, the manifest summary, `index.json`.
 //! - [`verify`]: checking artifacts, web roots and URLs against their records.
@@ -39,6 +44,7 @@
 //! - [`atomic`]: temporary files beside their targets, and the transaction
 //!   that renames a group of them into place with undo.
 //! - [`error`]: the error type and exit codes.
+//! - [`limits`]: whole-file reads through a size limit; special files refused as inputs.
 //! - [`cli`]: argument parsing, output rendering, exit codes.
 
 #![forbid(unsafe_code)]
@@ -52,6 +58,9 @@ pub mod cli;
 mod contain;
 pub mod digest;
 pub mod error;
+pub mod interrupt;
+pub mod limits;
+pub mod lock;
 pub mod manifest;
 pub mod msi;
 pub mod package;
@@ -62,6 +71,7 @@ pub mod setaid;
 pub mod sylink;
 pub mod transform;
 pub mod verify;
+pub mod webroot;
 
 pub use error::{Error, ExitCode, Result};
 pub use package::{Kind, Package};
@@ -74,6 +84,11 @@ pub trait Progress: Sync {
     fn advance(&self, bytes: u64);
     /// The work is done.
     fn finish(&self);
+    /// Another process holds the lock at `lock` (it wrote `holder` into
+    /// it): this one waits. Called once per wait; nothing by default.
+    fn waiting(&self, lock: &std::path::Path, holder: Option<&str>) {
+        let _ = (lock, holder);
+    }
 }
 
 /// A [`Progress`] that shows nothing.

@@ -1,11 +1,12 @@
 //! The `sepkg` binary: parse the command line, run it, exit with its code.
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
     catch_file_size_signal();
-    let cli = sepkg::cli::Cli::parse();
-    sepkg::cli::run(cli).into()
+    sepkg::interrupt::install();
+    match sepkg::cli::parse(std::env::args_os()) {
+        Ok(cli) => sepkg::cli::run(cli).into(),
+        Err(code) => code.into(),
+    }
 }
 
 /// A file-size limit (`ulimit -f`) kills a process that writes past it with

@@ -11,8 +11,10 @@
 //!    `.sha256` and `.manifest.json` beside it describe exactly those bytes.
 //! 2. [`publish`] decides for each one: added, replaced (only with
 //!    `--replace`) or unchanged (same bytes, same records: nothing written).
-//! 3. Everything new is staged under hidden temporary names in the web root
-//!    and fsynced, then renamed into place in one [`Transaction`]:
+//! 3. Under the web root's lock ([`crate::webroot::Held`]), the index is
+//!    read afresh and everything new is staged in the web root's hidden
+//!    `.sepkg-staging/` folder (which a web server denying dot-files never
+//!    serves) and fsynced, then renamed into place in one [`Transaction`]:
 //!    artifacts first, then sidecars and manifests, then `SHA256SUMS`,
 //!    `index.json`, `index.html`. A web server therefore never serves half a
 //!    file, and never a `SHA256SUMS` naming a file that is not there yet. If
@@ -20,10 +22,12 @@
 //!    back from hard-linked backups), so the web root is as it was.
 //!
 //! What it cannot undo (see [`crate::atomic`] for the exact guarantee): a
-//! process killed between two renames leaves the renames made so far (each
-//! file is still whole) and hidden `.NAME.*.part` or `.bak` files, which
-//! `sepkg verify WEBROOT` reports. One publish at a time per web root: two
-//! at once can lose each other's index entries.
+//! process killed (SIGKILL) between two renames leaves the renames made so
+//! far (each file is still whole) and hidden `.NAME.*.bak` files or a
+//! `.sepkg-staging/` folder, which `sepkg verify WEBROOT` reports and
+//! `sepkg reindex --clean` removes. SIGINT, SIGTERM and SIGHUP remove them
+//! ([`crate::interrupt`]). Concurrent publishes into one web root wait for
+//! each other's lock, and each re-reads the index under it, so all land.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -43,6 +47,7 @@ use crate::record::{
     read_record, sidecar_line, sidecar_path,
 };
 use crate::records_sig::{self, SigningKey};
+use crate::webroot::Held;
 
 const TEMPLATE: &str = include_str!("../templates/index.html");
 
@@ -195,6 +200,16 @@ impl BaseUrl {
                 "{url:?}: give the web root's folder URL, without spaces, query or fragment"
             ));
         }
+        // Not allowed unencoded in a URL, and they would break out of the
+        // attribute the URL goes into in index.html.
+        if let Some(c) = url
+            .chars()
+            .find(|c| matches!(c, '"' | '<' | '>' | '`' | '\\'))
+        {
+            return Err(format!(
+                "{url:?}: {c:?} cannot stand in a URL as it is: percent-encode it (\" is %22, < is %3C, > is %3E)"
+            ));
+        }
         let mut s = url.to_string();
         if !s.ends_with('/') {
             s.push('/');
@@ -238,6 +253,8 @@ pub struct Options {
     /// Sign `SHA256SUMS` and `index.json` with this key (see
     /// [`crate::records_sig`]); without it a signed web root is refused.
     pub sign: Option<SigningKey>,
+    /// How long to wait for another publish's lock; `None`: as long as it takes.
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 /// What happened to one artifact.
@@ -283,6 +300,8 @@ pub struct Outcome {
     pub written: Vec<String>,
     /// The id of the key that signs the records, with `--sign-key`.
     pub signed_by: Option<String>,
+    /// What the user should know (an artifact a URL cannot deliver).
+    pub warnings: Vec<String>,
 }
 
 /// Publishes `artifacts` into `opts.webroot` (see the module docs).
@@ -298,15 +317,12 @@ pub fn publish(
             root.display()
         )));
     }
-    records_sig::refuse_unsigned(root, opts.sign.is_some())?;
+    records_sig::refuse_unsigned(root, opts.sign.is_some(), "publishing")?;
     let checked = check_artifacts(artifacts, progress)?;
+    // From here to the commit, no other sepkg changes this web root.
+    let held = Held::lock(root, opts.lock_timeout, progress)?;
     let index_path = root.join(INDEX_JSON);
-    let old_index = if index_path.exists() {
-        let bytes = read_record(&index_path)?;
-        Some(parse_index(&bytes, &index_path.display().to_string())?)
-    } else {
-        None
-    };
+    let old_index = read_index(root)?;
     let base_url = base_url(opts, old_index.as_ref(), &index_path)?;
     let mut entries: BTreeMap<String, IndexEntry> = old_index
         .iter()
@@ -340,10 +356,16 @@ pub fn publish(
     };
 
     let mut tx = Transaction::new();
-    stage_artifacts(root, &plans, &mut tx, progress)?;
-    let records = stage_index(root, &index, &plans, &mut tx)?;
-    records_sig::stage(root, opts.sign.as_ref(), &records, &mut tx)?;
+    stage_artifacts(held.staging(), &plans, &mut tx, progress)?;
+    let records = stage_index(root, held.staging(), &index, &plans, &mut tx)?;
+    records_sig::stage(root, held.staging(), opts.sign.as_ref(), &records, &mut tx)?;
     let written = tx.commit()?.written;
+    drop(held);
+    let warnings = if base_url.is_some() {
+        checked.iter().filter_map(url_warning).collect()
+    } else {
+        Vec::new()
+    };
     let packages = plans
         .into_iter()
         .map(|plan| {
@@ -367,7 +389,30 @@ pub fn publish(
         index,
         written,
         signed_by: opts.sign.as_ref().map(SigningKey::key_id),
+        warnings,
     })
+}
+
+/// The SEPM's "Download from the following URL" option downloads one file
+/// and runs it: anything but a single-file .exe cannot work there.
+fn url_warning(a: &Artifact) -> Option<String> {
+    if a.manifest.output.kind == "exe" {
+        return None;
+    }
+    Some(format!(
+        "{} is a {}, not a single-file .exe: the SEPM's \"Download from the following URL (http or https)\" option downloads one file and runs it, so clients cannot install from this URL; make a single-file setup.exe with `sepkg transform EXPORT --sylink managed.xml --to exe --stub EXPORT.exe -o setup.exe` (EXPORT.exe: a single-file export from the SEPM) and publish that",
+        a.name, a.manifest.output.kind
+    ))
+}
+
+/// The web root's `index.json`, when there is one.
+pub(crate) fn read_index(root: &Path) -> Result<Option<Index>> {
+    let index_path = root.join(INDEX_JSON);
+    if !index_path.exists() {
+        return Ok(None);
+    }
+    let bytes = read_record(&index_path)?;
+    parse_index(&bytes, &index_path.display().to_string()).map(Some)
 }
 
 /// Checks every artifact ([`check_artifact`]) and refuses two that would
@@ -390,7 +435,11 @@ fn check_artifacts(artifacts: &[PathBuf], progress: &dyn crate::Progress) -> Res
 }
 
 /// The base URL: `--base-url`, else the one `index.json` remembers.
-fn base_url(opts: &Options, old: Option<&Index>, index_path: &Path) -> Result<Option<BaseUrl>> {
+pub(crate) fn base_url(
+    opts: &Options,
+    old: Option<&Index>,
+    index_path: &Path,
+) -> Result<Option<BaseUrl>> {
     Ok(
         match (&opts.base_url, old.and_then(|i| i.base_url.as_ref())) {
             (Some(b), _) => Some(b.clone()),
@@ -403,7 +452,7 @@ fn base_url(opts: &Options, old: Option<&Index>, index_path: &Path) -> Result<Op
 }
 
 /// What publish does with one checked artifact.
-struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     artifact: &'a Artifact,
     /// Where it goes in the web root.
     target: PathBuf,
@@ -464,7 +513,7 @@ fn plan<'a>(root: &Path, a: &'a Artifact, replace: bool) -> Result<Plan<'a>> {
 }
 
 /// `a`'s `index.json` entry (its URL is set once the base URL is known).
-fn index_entry(a: &Artifact, published: String) -> IndexEntry {
+pub(crate) fn index_entry(a: &Artifact, published: String) -> IndexEntry {
     IndexEntry {
         name: a.name.clone(),
         kind: a.manifest.output.kind.clone(),
@@ -483,7 +532,7 @@ fn index_entry(a: &Artifact, published: String) -> IndexEntry {
 /// artifacts are renamed first, then their records, so a web server never
 /// lists a file that is not there yet.
 fn stage_artifacts(
-    root: &Path,
+    staging: &Path,
     plans: &[Plan<'_>],
     tx: &mut Transaction,
     progress: &dyn crate::Progress,
@@ -491,13 +540,13 @@ fn stage_artifacts(
     let mut records = Vec::new();
     for plan in plans.iter().filter(|p| p.action != Action::Unchanged) {
         let a = plan.artifact;
-        tx.put(stage_copy(root, a, progress)?, plan.target.clone());
+        tx.put(stage_copy(staging, a, progress)?, plan.target.clone());
         records.push((
-            stage_bytes(root, &a.name, plan.sidecar.as_bytes())?,
+            stage_bytes(staging, &a.name, plan.sidecar.as_bytes())?,
             sidecar_path(&plan.target),
         ));
         records.push((
-            stage_bytes(root, &a.name, &a.manifest_bytes)?,
+            stage_bytes(staging, &a.name, &a.manifest_bytes)?,
             manifest_path(&plan.target),
         ));
     }
@@ -507,12 +556,13 @@ fn stage_artifacts(
     Ok(())
 }
 
-/// Stages `SHA256SUMS`, `index.json` and `index.html`, from the index just
-/// built and the records on disk (or about to be), each only when its bytes
-/// change. Returns the final bytes of `SHA256SUMS` and `index.json`, the
-/// records that are signed.
-fn stage_index(
+/// Stages `SHA256SUMS`, `index.json` and `index.html` in `staging`, from
+/// the index just built and the records on disk (or about to be), each only
+/// when its bytes change. Returns the final bytes of `SHA256SUMS` and
+/// `index.json`, the records that are signed.
+pub(crate) fn stage_index(
     root: &Path,
+    staging: &Path,
     index: &Index,
     plans: &[Plan<'_>],
     tx: &mut Transaction,
@@ -527,7 +577,7 @@ fn stage_index(
     ] {
         let target = root.join(name);
         if read_if_file(&target)?.as_deref() != Some(bytes) {
-            tx.put(stage_bytes(root, name, bytes)?, target);
+            tx.put(stage_bytes(staging, name, bytes)?, target);
         }
     }
     Ok(vec![(SUMS, sums.into_bytes()), (INDEX_JSON, json)])
@@ -646,8 +696,8 @@ fn html_escape(text: &str) -> String {
     out
 }
 
-/// Copies the artifact into a temporary file in the web root, hashing the
-/// bytes as they go, and fsyncs it.
+/// Copies the artifact into a temporary file in the staging folder, hashing
+/// the bytes as they go, and fsyncs it.
 fn stage_copy(root: &Path, a: &Artifact, progress: &dyn crate::Progress) -> Result<TempPath> {
     let mut temp = atomic::temp_file(root, &atomic::hidden_prefix(&a.name), ".part")?;
     let source = std::fs::File::open(&a.path).map_err(|e| Error::io(&a.path, "cannot read", e))?;
@@ -682,8 +732,8 @@ fn stage_copy(root: &Path, a: &Artifact, progress: &dyn crate::Progress) -> Resu
     Ok(temp.into_temp_path())
 }
 
-/// Writes `bytes` to a temporary file in the web root (named after the
-/// artifact `name`) and fsyncs it.
+/// Writes `bytes` to a temporary file in the staging folder (named after
+/// the artifact `name`) and fsyncs it.
 fn stage_bytes(root: &Path, name: &str, bytes: &[u8]) -> Result<TempPath> {
     atomic::stage_bytes(root, &atomic::hidden_prefix(name), ".part", bytes)
 }

@@ -18,12 +18,11 @@
 //! no record can point outside its folder.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, Result};
 
 /// `index.json`'s schema name and version.
 pub const INDEX_SCHEMA: &str = "sepkg-index/1";
@@ -62,19 +61,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// Reads a small record file, refusing one larger than [`MAX_RECORD`].
 pub fn read_record(path: &Path) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_RECORD + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, "cannot read", e))?;
-    if bytes.len() as u64 > MAX_RECORD {
-        return Err(Error::TooLarge {
-            at: Location::file(path),
-            size: bytes.len() as u64,
-            limit: MAX_RECORD,
-        });
-    }
-    Ok(bytes)
+    crate::limits::read_whole(path, MAX_RECORD)
 }
 
 /// The record's bytes, or `None` when there is no such file (or something
@@ -93,17 +80,16 @@ pub fn read_if_file(path: &Path) -> Result<Option<Vec<u8>>> {
 /// UTF-8 (audit reports that as a finding, not an error).
 pub fn read_beside(path: &Path) -> Option<std::result::Result<String, String>> {
     let meta = std::fs::metadata(path).ok()?;
-    if meta.len() > MAX_BESIDE {
-        return Some(Err(format!(
-            "{} bytes is too large for a checksum file",
-            meta.len()
-        )));
+    if let Some(kind) = crate::limits::special_kind(&meta) {
+        return Some(Err(format!("{kind}, not a checksum file")));
     }
-    Some(
-        std::fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string())),
-    )
+    Some(match crate::limits::read_whole(path, MAX_BESIDE) {
+        Err(Error::TooLarge { size, .. }) => {
+            Err(format!("{size} bytes is too large for a checksum file"))
+        }
+        Err(e) => Err(e.to_string()),
+        Ok(b) => String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string()),
+    })
 }
 
 // ---------------------------------------------------------------------------

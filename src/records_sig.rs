@@ -342,12 +342,13 @@ impl SigningKey {
     }
 }
 
-/// Refuses to publish without a key into a web root that is signed: the
+/// Refuses to change a signed web root's records without a key (`doing`:
+/// "publishing", "unpublishing", "reindexing", for the message): the
 /// new records would stand beside signatures of the old ones, which
 /// `verify --trusted-key` fails and which a reader might take for current.
 /// Refusing rather than removing them, so that a forgotten option never
 /// turns a signed web root into an unsigned one.
-pub fn refuse_unsigned(root: &Path, signing: bool) -> Result<()> {
+pub fn refuse_unsigned(root: &Path, signing: bool, doing: &str) -> Result<()> {
     if signing {
         return Ok(());
     }
@@ -358,7 +359,7 @@ pub fn refuse_unsigned(root: &Path, signing: bool) -> Result<()> {
         return Ok(());
     }
     Err(Error::Usage(format!(
-        "{}: this web root is signed ({}): publishing without --sign-key would leave signatures \
+        "{}: this web root is signed ({}): {doing} without --sign-key would leave signatures \
          that no longer match its records; pass --sign-key KEY with the secret key that signed it, \
          or remove {} from the web root to stop signing it",
         root.display(),
@@ -368,11 +369,12 @@ pub fn refuse_unsigned(root: &Path, signing: bool) -> Result<()> {
 }
 
 /// Stages a signature of each record in `records` (name, final bytes)
-/// into `tx` when there is a key, unless the signature there already is a
+/// into `tx`, written in `staging`, when there is a key, unless the signature there already is a
 /// good one by this key of these bytes (a publish that changes nothing
 /// writes nothing).
 pub fn stage(
     root: &Path,
+    staging: &Path,
     key: Option<&SigningKey>,
     records: &[(&str, Vec<u8>)],
     tx: &mut Transaction,
@@ -387,7 +389,14 @@ pub fn stage(
         {
             continue;
         }
-        tx.put_bytes(target, &key.sign(name, bytes)?)?;
+        let sig = sig_name(name);
+        let staged = atomic::stage_bytes(
+            staging,
+            &atomic::hidden_prefix(&sig),
+            ".part",
+            &key.sign(name, bytes)?,
+        )?;
+        tx.put(staged, target);
     }
     Ok(())
 }

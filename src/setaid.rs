@@ -281,13 +281,15 @@ impl<T: Unit> Lines<T> {
             .collect()
     }
 
-    /// Replaces the value units of key line `i`.
-    fn set_value(&mut self, i: usize, value: &[T]) {
+    /// Replaces the first `len` value units of key line `i` (all of them
+    /// when `len` is `None`).
+    fn set_value(&mut self, i: usize, len: Option<usize>, value: &[T]) {
         let line = &self.lines[i];
         if let Kind::Key { value: range, .. } = &line.kind {
+            let end = len.map_or(range.end, |n| (range.start + n).min(range.end));
             let mut units = line.units[..range.start].to_vec();
             units.extend_from_slice(value);
-            units.extend_from_slice(&line.units[range.end..]);
+            units.extend_from_slice(&line.units[end..]);
             self.lines[i] = parse_line(units);
         }
     }
@@ -399,6 +401,14 @@ impl Edit {
         }
         if value.contains(['\r', '\n']) {
             return Err(format!("{spec:?}: the value must be on one line"));
+        }
+        if section.eq_ignore_ascii_case(SMC_SECTION)
+            && key.eq_ignore_ascii_case(KEEP_PREVIOUS)
+            && value.trim() != "0"
+        {
+            return Err(format!(
+                "{spec:?}: refused: KeepPreviousSetting other than 0 in [{SMC_SECTION}] keeps the clients' previous communication settings, which is what makes them self-managed after AutoUpgrade; undoing that is the opposite of what sepkg transform is for (it sets KeepPreviousSetting=0 itself)"
+            ));
         }
         Ok(Edit {
             section: section.to_string(),
@@ -732,15 +742,26 @@ fn apply_lines<T: Unit>(
     let new = encode(&edit.value);
     if !existing.is_empty() {
         for (n, o) in existing.iter().enumerate() {
-            if o.value != edit.value {
-                lines.set_value(o.line - 1, &new);
+            // A number with a tail (`1 ;keep the old settings`) keeps its
+            // tail when a number is written: only the leading digits change.
+            let number = leading_number(&o.value).filter(|_| is_number(&edit.value));
+            let (current, len, after) = match number {
+                Some(digits) => (
+                    digits,
+                    Some(digits.len()),
+                    format!("{}{}", edit.value, &o.value[digits.len()..]),
+                ),
+                None => (o.value.as_str(), None, edit.value.clone()),
+            };
+            if current != edit.value {
+                lines.set_value(o.line - 1, len, &new);
                 changes.push(Change {
                     action: Action::Set,
                     section: o.section.clone(),
                     key: o.key.clone(),
                     line: o.line,
                     old: Some(o.value.clone()),
-                    new: edit.value.clone(),
+                    new: after,
                     duplicate: n > 0,
                 });
             }
@@ -778,6 +799,21 @@ fn apply_lines<T: Unit>(
             changes.push(change_added(Action::AddedSection, edit, &edit.section));
         }
     }
+}
+
+fn is_number(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The leading number of a value that has a tail after it, separated by a
+/// blank or a `;` (`1 ;keep the old settings`): `Some("1")`. The Windows
+/// profile APIs read the whole line as the value, but an integer read
+/// (`GetPrivateProfileInt`, the installer's) takes the leading number. A
+/// value that is a number alone, or that does not start with one, is `None`.
+pub fn leading_number(value: &str) -> Option<&str> {
+    let end = value.bytes().position(|b| !b.is_ascii_digit())?;
+    let tail = &value.as_bytes()[end..];
+    (end > 0 && matches!(tail[0], b' ' | b'\t' | b';')).then(|| &value[..end])
 }
 
 fn change_added(action: Action, edit: &Edit, section: &str) -> Change {
@@ -845,6 +881,23 @@ mod tests {
         assert_eq!(changes[0].key, "keeppreviousSETTING");
         assert_eq!(changes[0].section, "Custom_SMC_Config");
         assert_eq!(changes[0].line, 4);
+    }
+
+    #[test]
+    fn an_inline_tail_is_kept_and_only_the_number_changes() {
+        let text = b"[CUSTOM_SMC_CONFIG]\r\nKeepPreviousSetting=1 ;keep the old settings\r\n";
+        let (out, changes) = edit(text);
+        assert_eq!(
+            out,
+            b"[CUSTOM_SMC_CONFIG]\r\nKeepPreviousSetting=0 ;keep the old settings\r\n"
+        );
+        assert_eq!(changes[0].old.as_deref(), Some("1 ;keep the old settings"));
+        assert_eq!(changes[0].new, "0 ;keep the old settings");
+        // Idempotent: the leading number is already 0.
+        assert!(edit(&out).1.is_empty());
+        assert_eq!(leading_number("1\t; x"), Some("1"));
+        assert_eq!(leading_number("1"), None);
+        assert_eq!(leading_number("yes ;1"), None);
     }
 
     #[test]

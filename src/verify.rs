@@ -94,6 +94,8 @@ pub enum TargetKind {
     Artifact,
     /// A published folder.
     Webroot,
+    /// A `transform --to dir` output, against `DIR.manifest.json` and `DIR.sha256`.
+    Folder,
     /// A URL.
     Url,
 }
@@ -211,13 +213,31 @@ pub fn run(
     }
     let path = Path::new(target);
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot read", e))?;
+    if let Some(kind) = crate::limits::special_kind(&meta) {
+        // Hashing a FIFO would wait for a writer; a device never ends.
+        return Err(Error::Usage(format!(
+            "{}: it is {kind}, not an artifact or a web root folder",
+            path.display()
+        )));
+    }
     if meta.is_dir() {
         if expect.is_some() {
             return Err(Error::Usage(
                 "--expect applies to an artifact or a URL; a web root is checked against its own SHA256SUMS and index.json".into(),
             ));
         }
-        webroot(path, trusted, progress)
+        let is_output = !path.join(SUMS).exists()
+            && !path.join(INDEX_JSON).exists()
+            && (manifest_path(path).is_file() || sidecar_path(path).is_file());
+        if !is_output {
+            webroot(path, trusted, progress)
+        } else if trusted.is_some() {
+            Err(Error::Usage(format!(
+                "{target}: a `--to dir` output is checked against its own manifest; --trusted-key checks a web root's signed records"
+            )))
+        } else {
+            folder(path, progress)
+        }
     } else if trusted.is_some() {
         Err(Error::Usage(format!(
             "{target}: --trusted-key checks a web root's signed records: give the web root's folder or the package's URL"
@@ -429,6 +449,163 @@ pub fn webroot(
     check_unlisted(dir, &listed, &mut checks)?;
     let signatures = records_sig::check_webroot(dir, &records.raw, trusted)?;
     Ok(Report::new(&target, TargetKind::Webroot, checks).with_signatures(signatures))
+}
+
+/// One file of a folder output, as its manifest lists it.
+#[derive(serde::Deserialize)]
+struct FolderEntry {
+    name: String,
+    size: u64,
+    sha256: String,
+}
+
+/// A folder output's manifest: what the check needs of it.
+#[derive(serde::Deserialize)]
+struct FolderManifest {
+    output: record::OutputSummary,
+    entries: Vec<FolderEntry>,
+}
+
+/// Verifies a `transform --to dir` output: every file against
+/// `DIR.manifest.json` (changed, missing and extra files are mismatches),
+/// and `DIR.sha256`'s listing against the manifest's output digest.
+pub fn folder(dir: &Path, progress: &dyn crate::Progress) -> Result<Report> {
+    let target = dir.display().to_string();
+    let mpath = manifest_path(dir);
+    let record = mpath.display().to_string();
+    if !mpath.is_file() {
+        return Err(Error::record(
+            &target,
+            format!("a folder output needs its manifest beside it: {record} is missing"),
+        ));
+    }
+    let m: FolderManifest = serde_json::from_slice(&read_record(&mpath)?)
+        .map_err(|e| Error::record(&record, format!("not a sepkg manifest: {e}")))?;
+    let base = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut checks = vec![Check::new(
+        &target,
+        &record,
+        Field::Name,
+        &m.output.name,
+        &base,
+    )];
+    let present = files_under(dir)?;
+    let total = present.values().sum();
+    progress.start(total, &format!("hashing {base}/"));
+    let mut listing = Vec::new();
+    for e in &m.entries {
+        let subject = format!("{base}/{}", e.name);
+        if e.name.ends_with('/') {
+            let ok = dir.join(&e.name).is_dir();
+            checks.push(Check::new(
+                &subject,
+                &record,
+                Field::Present,
+                "present",
+                if ok { "present" } else { "missing" },
+            ));
+            continue;
+        }
+        let path = dir.join(&e.name);
+        if !present.contains_key(&e.name) {
+            checks.push(Check::new(
+                &subject,
+                &record,
+                Field::Present,
+                "present",
+                "missing",
+            ));
+            listing.push((e.sha256.clone(), e.name.clone()));
+            continue;
+        }
+        let d = digest::of_file_with(&path, progress)?;
+        checks.push(Check::new(&subject, &record, Field::Size, e.size, d.size));
+        checks.push(Check::new(
+            &subject,
+            &record,
+            Field::Sha256,
+            &e.sha256,
+            &d.sha256,
+        ));
+        listing.push((d.sha256, e.name.clone()));
+    }
+    progress.finish();
+    for name in present
+        .keys()
+        .filter(|n| !m.entries.iter().any(|e| &e.name == *n))
+    {
+        checks.push(Check::new(
+            &format!("{base}/{name}"),
+            &record,
+            Field::Listed,
+            "listed",
+            "not listed",
+        ));
+    }
+    check_listing(dir, &base, &m, &listing, &mut checks)?;
+    Ok(Report::new(&target, TargetKind::Folder, checks))
+}
+
+/// The output digest is that of the listing `DIR.sha256` holds: of the
+/// files found (`listing`), and of the sidecar itself.
+fn check_listing(
+    dir: &Path,
+    base: &str,
+    m: &FolderManifest,
+    listing: &[(String, String)],
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    let target = dir.display().to_string();
+    let record = manifest_path(dir).display().to_string();
+    let text = crate::package::listing(
+        &format!("{base}/"),
+        listing
+            .iter()
+            .map(|(sha, name)| (sha.as_str(), name.as_str())),
+    );
+    checks.push(Check::new(
+        &target,
+        &record,
+        Field::Sha256,
+        &m.output.sha256,
+        digest::of_bytes(text.as_bytes()).sha256,
+    ));
+    let spath = sidecar_path(dir);
+    if spath.is_file() {
+        let sidecar = read_record(&spath)?;
+        let srecord = spath.display().to_string();
+        checks.push(Check::new(
+            &target,
+            &srecord,
+            Field::Sha256,
+            &m.output.sha256,
+            digest::of_bytes(&sidecar).sha256,
+        ));
+    }
+    Ok(())
+}
+
+/// Every file under `dir`, by `/`-separated relative name, with its size.
+fn files_under(dir: &Path) -> Result<BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((d, prefix)) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| Error::io(&d, "cannot list", e))? {
+            let e = e.map_err(|e| Error::io(&d, "cannot list", e))?;
+            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+            let meta = std::fs::symlink_metadata(e.path())
+                .map_err(|err| Error::io(e.path(), "cannot read", err))?;
+            if meta.is_dir() {
+                stack.push((e.path(), format!("{name}/")));
+            } else {
+                out.insert(name, meta.len());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A web root's own records: `SHA256SUMS` and `index.json`, each when
@@ -672,7 +849,10 @@ fn check_unlisted(dir: &Path, listed: &BTreeSet<String>, checks: &mut Vec<Check>
         })
         .collect();
     present.sort();
-    for name in present.iter().filter(|n| !listed.contains(*n)) {
+    // The lock file is sepkg's own and holds nothing served: on Windows it
+    // stays, on Unix a killed publish leaves it (see `crate::lock`).
+    let own = |n: &str| n == crate::lock::WEBROOT_LOCK;
+    for name in present.iter().filter(|n| !listed.contains(*n) && !own(n)) {
         checks.push(Check::new(
             name,
             &format!("{SUMS} and {INDEX_JSON}"),
@@ -729,10 +909,27 @@ fn load_ca(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
 
 fn network_error(url: &str, e: ureq::Error) -> Error {
     let reason = match e {
+        ureq::Error::BadUri(reason) => {
+            return Error::BadUrl {
+                url: url.to_string(),
+                reason,
+            };
+        }
+        ureq::Error::Http(e) => {
+            return Error::BadUrl {
+                url: url.to_string(),
+                reason: e.to_string(),
+            };
+        }
+        ureq::Error::TooManyRedirects => {
+            return Error::ServerAnswer {
+                url: url.to_string(),
+                reason: "more than 10 redirects: the server sends the request round a redirect loop (or down a chain longer than 10), so no file is ever served".to_string(),
+            };
+        }
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
         ureq::Error::HostNotFound => "host not found".to_string(),
         ureq::Error::ConnectionFailed => "cannot connect".to_string(),
-        ureq::Error::TooManyRedirects => "too many redirects (more than 10)".to_string(),
         ureq::Error::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused => {
                 "connection refused: nothing listens on that host and port".to_string()
@@ -771,6 +968,31 @@ fn get(agent: &ureq::Agent, url: &str) -> Result<ureq::http::Response<ureq::Body
         });
     }
     Ok(response)
+}
+
+/// Refuses a body the server encoded (`Content-Encoding: gzip`) although
+/// the request asked for `identity`: its bytes are not the file's, so
+/// hashing them can only give a mismatch that says nothing of the file.
+fn check_identity(response: &ureq::http::Response<ureq::Body>, url: &str) -> Result<()> {
+    let encoding = response
+        .headers()
+        .get_all("content-encoding")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("identity"))
+        .collect::<Vec<_>>();
+    if encoding.is_empty() {
+        return Ok(());
+    }
+    Err(Error::ServerAnswer {
+        url: url.to_string(),
+        reason: format!(
+            "the server sent the body encoded (Content-Encoding: {}) although verify asks for the bytes as they are (Accept-Encoding: identity): what arrived is not the file's bytes, so its size and SHA-256 cannot be compared",
+            encoding.join(", ")
+        ),
+    })
 }
 
 /// The URL's last path segment, percent-decoded: the artifact's name.
@@ -900,6 +1122,7 @@ pub fn url(
 
     let response = get(&agent, url)?;
     let final_url = response.get_uri().to_string();
+    check_identity(&response, &final_url)?;
     let redirects: Vec<String> = response
         .get_redirect_history()
         .map(|h| h.iter().skip(1).map(|u| u.to_string()).collect())

@@ -148,22 +148,10 @@ impl Trust {
 }
 
 /// Reads a small file whole, refusing one over `limit` bytes.
+/// A key or certificate may come through a FIFO (`--sign-key <(command)`):
+/// the limit holds on what is read.
 pub(crate) fn read_small(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot read", e))?;
-    if !meta.is_file() {
-        return Err(Error::Usage(format!(
-            "{}: not a regular file",
-            path.display()
-        )));
-    }
-    if meta.len() > limit {
-        return Err(Error::TooLarge {
-            at: Location::file(path),
-            size: meta.len(),
-            limit,
-        });
-    }
-    std::fs::read(path).map_err(|e| Error::io(path, "cannot read", e))
+    crate::limits::read_whole(path, limit)
 }
 
 /// The DER of every `CERTIFICATE` block in PEM `text`.

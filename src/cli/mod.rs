@@ -3,10 +3,12 @@
 //! prints.
 
 mod audit;
+mod generated;
 mod keygen;
 mod publish;
 mod transform;
 mod verify;
+mod webroot;
 
 use std::io::{IsTerminal, Write};
 
@@ -31,6 +33,8 @@ Typical use:
   sepkg audit SEP14-x64-managed.zip                  # exit 0
   sepkg publish SEP14-x64-managed.zip --to /var/www/sep --base-url https://updates.example.com/sep/
   sepkg verify https://updates.example.com/sep/SEP14-x64-managed.zip
+  sepkg unpublish SEP14-x64-old.zip --from /var/www/sep   # retire a package and its records
+  sepkg reindex /var/www/sep --clean                      # rebuild the records from what is there
 
 Exit codes: 0 ok (clean, verified), 1 audit findings or verification mismatch, 2 error.
 `sepkg help COMMAND` explains each command.";
@@ -44,7 +48,8 @@ Exit codes: 0 ok (clean, verified), 1 audit findings or verification mismatch, 2
     version,
     about = ABOUT,
     after_help = AFTER_HELP,
-    max_term_width = 100
+    max_term_width = 100,
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     /// Print one JSON document on stdout instead of the human report.
@@ -70,12 +75,73 @@ pub enum Command {
     /// Copy packages into a web server's folder atomically, with SHA256SUMS, index.json and index.html.
     #[command(after_help = publish::AFTER_HELP)]
     Publish(publish::Args),
-    /// Check an artifact, a web root or a URL against its SHA-256 records.
+    /// Check an artifact, a web root, a --to dir output or a URL against its SHA-256 records.
     #[command(after_help = verify::AFTER_HELP)]
     Verify(verify::Args),
     /// Make a minisign key pair to sign web roots (publish --sign-key, verify --trusted-key).
     #[command(after_help = keygen::AFTER_HELP)]
     Keygen(keygen::Args),
+    /// Print a shell completion script, generated from these definitions.
+    #[command(after_help = generated::COMPLETIONS_AFTER_HELP)]
+    Completions(generated::CompletionsArgs),
+    /// Print the manual page (roff), generated from these definitions.
+    #[command(after_help = generated::MAN_AFTER_HELP)]
+    Man(generated::ManArgs),
+    /// Print this message or the help of the given command.
+    Help(generated::HelpArgs),
+    /// Retire published packages: remove them and their records from a web root.
+    #[command(after_help = webroot::UNPUBLISH_HELP)]
+    Unpublish(webroot::UnpublishArgs),
+    /// Rebuild a web root's SHA256SUMS, index.json and index.html from the packages present.
+    #[command(after_help = webroot::REINDEX_HELP)]
+    Reindex(webroot::ReindexArgs),
+}
+
+/// Parses `args` (the program name first). A usage error under `--json`
+/// becomes one JSON error document on stdout, like every other error there
+/// (clap would print text on stderr); `--help` and `--version` print as
+/// usual. `Err` carries the exit code when there is nothing to run.
+pub fn parse<I, T>(args: I) -> Result<Cli, ExitCode>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let e = match Cli::try_parse_from(&args) {
+        Ok(cli) => return Ok(cli),
+        Err(e) => e,
+    };
+    if !e.use_stderr() {
+        let _ = e.print();
+        return Err(ExitCode::Ok);
+    }
+    // The arguments did not parse, so `--json` is looked for by hand: as
+    // an argument of its own, before any `--`.
+    let json = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    if json {
+        let out = Output { json, quiet: true };
+        out.error(&Error::Usage(usage_message(&e)));
+    } else {
+        let _ = e.print();
+    }
+    Err(ExitCode::Error)
+}
+
+/// clap's message without its `error: ` label, usage lines and advice, on
+/// one line: `the following required arguments were not provided: --sylink <MANAGED.xml>`.
+fn usage_message(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let body = text.split("\n\nUsage:").next().unwrap_or(&text);
+    let body = body
+        .split("\n\nFor more information")
+        .next()
+        .unwrap_or(body);
+    let body = body.trim().trim_start_matches("error:").trim();
+    body.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Runs the command and returns its exit code. Prints everything it prints.
@@ -90,6 +156,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Publish(args) => publish::run(args, &out),
         Command::Verify(args) => verify::run(args, &out),
         Command::Keygen(args) => keygen::run(args, &out),
+        Command::Completions(args) => generated::completions(&args, &out),
+        Command::Man(args) => generated::man(&args, &out),
+        Command::Help(args) => generated::help(&args, &out),
+        Command::Unpublish(args) => webroot::unpublish(args, &out),
+        Command::Reindex(args) => webroot::reindex(args, &out),
     };
     match result {
         Ok(code) => code,
@@ -198,5 +269,36 @@ impl crate::Progress for Bar {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+    fn waiting(&self, lock: &std::path::Path, holder: Option<&str>) {
+        let line = waiting_line(lock, holder);
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
+/// What a process waiting for a lock says, once, on stderr (also with
+/// `--quiet` and `--json`: a wait that says nothing looks like a hang).
+pub(crate) fn waiting_line(lock: &std::path::Path, holder: Option<&str>) -> String {
+    format!(
+        "waiting for the lock on {} held by {}",
+        lock.display(),
+        holder.map_or_else(
+            || "another sepkg process".to_string(),
+            |h| format!("another sepkg ({h})")
+        )
+    )
+}
+
+/// `--lock-timeout SECONDS`, checked.
+pub(crate) fn lock_timeout(seconds: Option<u64>) -> Result<Option<std::time::Duration>, Error> {
+    match seconds {
+        Some(0) => Err(Error::Usage(
+            "--lock-timeout must be at least 1 second (leave it out to wait as long as it takes)"
+                .into(),
+        )),
+        s => Ok(s.map(std::time::Duration::from_secs)),
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::Output;
 use crate::error::{ExitCode, Result};
 use crate::publish::{self, Action, BaseUrl, Options, Outcome};
-use crate::records_sig::SecretKeyFile;
+use crate::records_sig::{SecretKeyFile, SigningKey};
 
 pub(crate) const AFTER_HELP: &str = "\
 What it does:
@@ -20,11 +20,21 @@ all-or-nothing step; a web root that has them is refused without --sign-key.
 Publishing the same artifact again changes nothing. A different file under a published name is
 refused unless --replace.
 
+Concurrent publishes (the x86 and x64 jobs of one pipeline) are safe: each holds the lock
+WEBROOT/.sepkg.lock from reading index.json to the last rename, so they run one after the other
+and every package lands. A publish that waits says so on stderr, naming the holder;
+--lock-timeout bounds the wait. Files are written in the hidden WEBROOT/.sepkg-staging/ first:
+configure the web server to deny names starting with a dot (see the README). Ctrl-C, SIGTERM
+and SIGHUP remove the temporary files and exit 130, 143 or 129 with the web root as it was.
+--base-url of a package that is not a single-file .exe warns: the SEPM's URL option downloads
+and runs one file. `sepkg unpublish` retires packages; `sepkg reindex` rebuilds the records.
+
 Examples:
   sepkg publish SEP14-x64-managed.zip --to /var/www/sep --base-url https://web.example.com/sep/
   sepkg publish out/*.zip --to /var/www/sep --json
 
-Exit codes: 0 published (or already published), 2 error (the web root is left as it was).";
+Exit codes: 0 published (or already published), 2 error (the web root is left as it was; also
+when --lock-timeout passes, naming the lock file and its holder).";
 
 /// `sepkg publish` arguments.
 #[derive(Debug, clap::Args)]
@@ -42,6 +52,19 @@ pub struct Args {
     /// Replace a different file already published under the same name.
     #[arg(long)]
     replace: bool,
+    #[command(flatten)]
+    sign: SignArgs,
+    /// Wait at most this long for another sepkg holding WEBROOT/.sepkg.lock (default: as
+    /// long as it takes), then exit 2.
+    #[arg(long, value_name = "SECONDS")]
+    lock_timeout: Option<u64>,
+}
+
+/// `--sign-key` and its password, for every command that writes a web
+/// root's records (publish, unpublish, reindex): a signed web root keeps
+/// its records signed whatever changes them.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
     /// Sign SHA256SUMS and index.json with this minisign secret key (from `sepkg keygen`),
     /// writing SHA256SUMS.minisig and index.json.minisig. A signed web root needs it every time.
     #[arg(long, value_name = "KEY")]
@@ -52,28 +75,35 @@ pub struct Args {
     sign_password_env: Option<String>,
 }
 
+impl SignArgs {
+    /// The secret key, unlocked (its password from the environment
+    /// variable or the terminal); `None` without `--sign-key`.
+    pub(crate) fn load(&self) -> Result<Option<SigningKey>> {
+        let Some(path) = &self.sign_key else {
+            return Ok(None);
+        };
+        let file = SecretKeyFile::read(path)?;
+        let password = match file.encrypted() {
+            true => Some(super::keygen::password(
+                self.sign_password_env.as_deref(),
+                "--sign-password-env",
+                &format!("Password for {}: ", path.display()),
+                false,
+            )?),
+            false => None,
+        };
+        Ok(Some(file.unlock(password.as_deref())?))
+    }
+}
+
 pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
-    let sign = match &args.sign_key {
-        None => None,
-        Some(path) => {
-            let file = SecretKeyFile::read(path)?;
-            let password = match file.encrypted() {
-                true => Some(super::keygen::password(
-                    args.sign_password_env.as_deref(),
-                    "--sign-password-env",
-                    &format!("Password for {}: ", path.display()),
-                    false,
-                )?),
-                false => None,
-            };
-            Some(file.unlock(password.as_deref())?)
-        }
-    };
+    let sign = args.sign.load()?;
     let opts = Options {
         webroot: args.to,
         base_url: args.base_url,
         replace: args.replace,
         sign,
+        lock_timeout: super::lock_timeout(args.lock_timeout)?,
     };
     let bar = out.progress();
     let outcome = publish::publish(&args.artifacts, &opts, &bar)?;
@@ -86,9 +116,13 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
             "signed_by": outcome.signed_by,
             "packages": outcome.packages,
             "index": outcome.index,
+            "warnings": outcome.warnings,
         }))?;
     } else {
         out.print(&human(&outcome))?;
+        for w in &outcome.warnings {
+            eprintln!("warning: {w}");
+        }
     }
     Ok(ExitCode::Ok)
 }

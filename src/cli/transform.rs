@@ -25,18 +25,29 @@ What it does, for each package root (a folder holding a SetAid.ini):
 Beside the output: OUT.sha256 (for sha256sum -c) and OUT.manifest.json (every change and entry).
 Times: a folder's or cabinet's files written into a zip, and every file of a cabinet output,
 are dated 1980-01-01 00:00:00 (same content, same bytes); --keep-times keeps the input's times.
-Nothing appears under OUT until it is complete; the input is never modified.
+Nothing appears under OUT until it is complete; the input is never modified. OUT, OUT.sha256
+and OUT.manifest.json are renamed into place together while holding the hidden lock .OUT.lock
+beside OUT, so two runs to one OUT leave one run's three files, never a mix. Ctrl-C, SIGTERM and
+SIGHUP remove every temporary file and exit 130, 143 or 129 (\"interrupted: nothing written\").
+
+Batches (several INPUTs with --out-dir): every input is tried. An input that fails writes
+nothing; the outputs of the inputs that succeed are kept. The last line counts them and names
+each failure: \"2 of 3 packages written; failed: bad.zip (corrupt)\", and the exit code is 2.
+--dry-run prints the plan (changes with old and new values, warnings, output names) and
+writes nothing; --no-clobber refuses to replace an existing OUT.
 
 Examples:
   sepkg transform SEP14-x64.zip --sylink sylink-managed.xml
   sepkg transform ./SEP14-export/ --sylink sylink.xml -o web/SEP14-x64.zip
   sepkg transform a.zip b.zip c.zip --sylink sylink.xml --out-dir out/ --json
   sepkg transform SEP14-x64.cab --sylink sylink.xml --to zip
+  sepkg transform SEP14-x64.zip --sylink sylink.xml --dry-run --json
   sepkg transform ./SEP14-export/ --sylink sylink.xml --to exe --stub sfx-stub.exe -o web/setup.exe
   PFX_PASS=... sepkg transform SEP14.exe --sylink sylink.xml --sign signer.pfx --sign-password-env PFX_PASS \
       --timestamp-url http://timestamp.example.com/ -o web/setup.exe
 
-Exit codes: 0 done, 2 error (nothing written).";
+Exit codes: 0 every output written; 2 error: with one INPUT nothing is written, in a batch
+nothing is written for the inputs that failed (the others' outputs are kept, see above).";
 
 /// `sepkg transform` arguments.
 #[derive(Debug, clap::Args)]
@@ -89,6 +100,14 @@ pub struct Args {
     /// the content alone.
     #[arg(long)]
     keep_times: bool,
+    /// Print the plan (every change with its old and new value, the
+    /// warnings, the output names) and write nothing.
+    #[arg(long, short = 'n')]
+    dry_run: bool,
+    /// Refuse to replace an existing output (or its .sha256 or
+    /// .manifest.json) instead of replacing it.
+    #[arg(long)]
+    no_clobber: bool,
 }
 
 /// How the output is to be signed, from the arguments (read in [`run`]).
@@ -155,6 +174,7 @@ struct Config {
     jobs: Vec<Job>,
     sylink: PathBuf,
     sign: Option<SignArgs>,
+    dry_run: bool,
 }
 
 impl Config {
@@ -189,12 +209,14 @@ impl Config {
                 edits: args.edits.clone(),
                 sign: None,
                 keep_times: args.keep_times,
+                no_clobber: args.no_clobber,
             })
             .collect();
         Ok(Config {
             jobs,
             sylink: args.sylink,
             sign,
+            dry_run: args.dry_run,
         })
     }
 }
@@ -252,6 +274,9 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
             job.sign = Some(signer.clone());
         }
     }
+    if config.dry_run {
+        return dry_run(&config, &sylink, out);
+    }
     let results: Vec<(PathBuf, Result<Outcome>)> = if config.jobs.len() == 1 {
         let job = &config.jobs[0];
         let outcome = transform::run(job, &sylink, &out.progress())?;
@@ -282,7 +307,16 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
                 },
             })
             .collect();
-        out.print_json(&serde_json::json!({ "transformed": jobs }))?;
+        let failed: Vec<String> = results
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .map(|(input, _)| input.display().to_string())
+            .collect();
+        out.print_json(&serde_json::json!({
+            "transformed": jobs,
+            "written": results.len() - failed.len(),
+            "failed": failed,
+        }))?;
     } else {
         let mut text = String::new();
         for (input, r) in &results {
@@ -293,6 +327,9 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
                 }
             }
         }
+        if results.len() > 1 {
+            text.push_str(&batch_summary(&results));
+        }
         out.print(&text)?;
     }
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
@@ -301,6 +338,142 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<ExitCode> {
     } else {
         ExitCode::Ok
     })
+}
+
+/// `--dry-run`: each job's plan, printed; nothing written. The signing key
+/// has been read, so that a dry run fails where the real one would.
+fn dry_run(config: &Config, sylink: &ManagedSylink, out: &Output) -> Result<ExitCode> {
+    let results: Vec<(&Job, Result<transform::DryRun>)> = match config.jobs.as_slice() {
+        // One input: its error is the command's, as without --dry-run.
+        [job] => vec![(job, Ok(transform::dry_run(job, sylink)?))],
+        jobs => jobs
+            .iter()
+            .map(|job| (job, transform::dry_run(job, sylink)))
+            .collect(),
+    };
+    if out.json {
+        let plans: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(job, r)| match r {
+                Ok(plan) => serde_json::json!({
+                    "input": job.input.display().to_string(),
+                    "plan": plan,
+                }),
+                Err(e) => serde_json::json!({
+                    "input": job.input.display().to_string(),
+                    "error": ErrorJson::from(e),
+                }),
+            })
+            .collect();
+        out.print_json(&serde_json::json!({ "dry_run": plans }))?;
+    } else {
+        let mut text = String::new();
+        for (job, r) in &results {
+            match r {
+                Ok(plan) => text.push_str(&human_plan(&job.input, plan)),
+                Err(e) => out.error(e),
+            }
+        }
+        out.print(&text)?;
+    }
+    Ok(if results.iter().any(|(_, r)| r.is_err()) {
+        ExitCode::Error
+    } else {
+        ExitCode::Ok
+    })
+}
+
+/// The human report of a dry run: what would be written, and every change.
+fn human_plan(input: &Path, plan: &transform::DryRun) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} -> {} (dry run: nothing written)",
+        input.display(),
+        plan.output.display()
+    );
+    for c in &plan.changes {
+        s.push_str(&change_line(c));
+    }
+    if plan.changes.is_empty() {
+        let _ = writeln!(
+            s,
+            "  no change: the package already keeps its clients managed"
+        );
+    }
+    for w in &plan.warnings {
+        let _ = writeln!(s, "  warning: {}: {}", w.entry, w.message);
+    }
+    let _ = writeln!(
+        s,
+        "  would write: {} ({}, {} entries), {}, {}",
+        plan.output.display(),
+        plan.kind.name(),
+        plan.entries,
+        plan.sha256_file.display(),
+        plan.manifest_file.display()
+    );
+    s
+}
+
+/// One change, as the human reports show it.
+fn change_line(c: &crate::manifest::ChangeRecord) -> String {
+    match c.file {
+        ChangedFile::Setaid => {
+            let old = c
+                .old
+                .as_deref()
+                .map_or("(missing)".to_string(), |v| format!("{v:?}"));
+            let dup = if c.duplicate { " (duplicate)" } else { "" };
+            format!(
+                "    {}: [{}] {} {old} -> {:?} at line {} ({}){dup}\n",
+                c.entry,
+                c.section.as_deref().unwrap_or(""),
+                c.key.as_deref().unwrap_or(""),
+                c.new,
+                c.line.unwrap_or(0),
+                c.action
+            )
+        }
+        ChangedFile::Sylink => {
+            let old = c
+                .old
+                .as_deref()
+                .map_or("(none)".to_string(), |o| format!("sha256 {o}"));
+            format!(
+                "    {}: {} with the managed sylink.xml ({old} -> sha256 {})\n",
+                c.entry, c.action, c.new
+            )
+        }
+    }
+}
+
+/// The last line of a batch: `2 of 3 packages written; failed: bad.zip (corrupt)`.
+fn batch_summary(results: &[(PathBuf, Result<Outcome>)]) -> String {
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|(input, r)| {
+            r.as_ref().err().map(|e| {
+                let name = input.file_name().map_or_else(
+                    || input.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                format!("{name} ({})", e.code())
+            })
+        })
+        .collect();
+    let written = results.len() - failed.len();
+    let mut line = format!(
+        "{written} of {} package{} written",
+        results.len(),
+        if results.len() == 1 { "" } else { "s" }
+    );
+    if !failed.is_empty() {
+        line.push_str(&format!("; failed: {}", failed.join(", ")));
+    }
+    line.push('\n');
+    line
 }
 
 /// Runs every job on a pool of threads, one per core.
@@ -320,7 +493,7 @@ fn run_batch(config: &Config, sylink: &ManagedSylink) -> Vec<(PathBuf, Result<Ou
                     let Some(job) = config.jobs.get(n) else {
                         break;
                     };
-                    let r = transform::run(job, sylink, &crate::NoProgress);
+                    let r = transform::run(job, sylink, &Waits);
                     if let Ok(mut slot) = slots[n].lock() {
                         **slot = Some(r);
                     }
@@ -340,6 +513,19 @@ fn run_batch(config: &Config, sylink: &ManagedSylink) -> Vec<(PathBuf, Result<Ou
             )
         })
         .collect()
+}
+
+/// A batch's progress: no bars (the jobs run at once), but a wait for
+/// another process's lock on an output is still said.
+struct Waits;
+
+impl crate::Progress for Waits {
+    fn start(&self, _: u64, _: &str) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+    fn waiting(&self, lock: &Path, holder: Option<&str>) {
+        eprintln!("{}", super::waiting_line(lock, holder));
+    }
 }
 
 /// The human report for one transformed package.

@@ -13,6 +13,8 @@ TARGET is one of:
   an artifact   checked against the .sha256 and .manifest.json beside it (and --expect FILE)
   a web root    every file against SHA256SUMS and index.json; files present but not listed,
                 and listed files missing, are mismatches
+  a --to dir    output folder: every file against DIR.manifest.json (changed, missing and extra
+                files are mismatches), and DIR.sha256's listing against the manifest
   a URL         http:// or https://, downloaded as a stream (redirects followed and shown) and
                 compared with --expect FILE (a .sha256, a .manifest.json, an index.json, or the
                 artifact itself) or else with the index.json beside it on the server
@@ -25,6 +27,7 @@ failing signature is a mismatch, and for a URL the package is then not downloade
 Examples:
   sepkg verify SEP14-x64-managed.zip
   sepkg verify /var/www/sep
+  sepkg verify SEP14-x64-managed      # a folder written by transform --to dir
   sepkg verify https://web.example.com/sep/SEP14-x64-managed.zip
   sepkg verify https://web.example.com/sep/SEP14-x64-managed.zip --trusted-key sep-webroot.pub
   sepkg verify http://10.0.0.5/sep/SEP14-x64-managed.zip --expect SEP14-x64-managed.zip.sha256

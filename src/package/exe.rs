@@ -322,6 +322,9 @@ struct Examined {
 
 /// Reads the PE headers and finds the payload of the .exe at `path`.
 fn examine(path: &Path) -> Result<Examined> {
+    // A `--stub` FIFO would block the open below.
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot open", e))?;
+    crate::limits::check_regular(path, &meta)?;
     let mut file = File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
     let len = file
         .metadata()

@@ -96,6 +96,7 @@ use format::{Finished, Reader, Target};
 /// Detects the kind of container from its bytes, not its name.
 pub fn detect(path: &Path) -> Result<Kind> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot open", e))?;
+    crate::limits::check_regular(path, &meta)?;
     if meta.is_dir() {
         return Ok(Kind::Dir);
     }
@@ -431,6 +432,24 @@ pub fn unsafe_name(name: &str) -> Option<&'static str> {
         );
     }
     None
+}
+
+/// Windows' limit on a path (MAX_PATH, the terminating NUL included).
+const MAX_PATH: usize = 260;
+
+/// Why Windows cannot create entry `name` where clients unpack it, if it
+/// cannot: a reserved or malformed name (see
+/// [`dir::windows_name_problem`]), or one longer than MAX_PATH even
+/// before the folder it is unpacked into (`%TEMP%\7zS....tmp\`) is
+/// counted. The one test behind audit's `windows-invalid-name` finding and
+/// transform's warning of the same code.
+pub fn windows_name(name: &str) -> Option<String> {
+    dir::windows_name_problem(name).or_else(|| {
+        let length = name.trim_end_matches('/').encode_utf16().count();
+        (length > MAX_PATH).then(|| {
+            format!("the name is {length} characters long, over Windows' {MAX_PATH}-character path limit (MAX_PATH) before the folder it is unpacked into is even counted")
+        })
+    })
 }
 
 /// Refuses unsafe names, names that collide when letter case is ignored,

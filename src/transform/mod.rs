@@ -48,15 +48,8 @@ impl ManagedSylink {
     /// Reads `path` and refuses it unless it is a managed sylink.xml.
     pub fn load(path: &Path) -> Result<Self> {
         let at = Location::file(path);
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot read", e))?;
-        if meta.len() > sylink::MAX_SIZE {
-            return Err(Error::TooLarge {
-                at,
-                size: meta.len(),
-                limit: sylink::MAX_SIZE,
-            });
-        }
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, "cannot read", e))?;
+        // `--sylink <(command)` and `/dev/stdin` are FIFOs: read, through the limit.
+        let bytes = crate::limits::read_whole(path, sylink::MAX_SIZE)?;
         let info = sylink::inspect(&bytes).map_err(|reason| Error::Xml {
             at: at.clone(),
             reason,
@@ -115,6 +108,9 @@ pub struct Job {
     /// files in a zip, any file in a cabinet) take their input entry's
     /// modification time instead of 1980-01-01.
     pub keep_times: bool,
+    /// `--no-clobber`: refuse to replace an existing output (or its
+    /// `.sha256` or `.manifest.json`).
+    pub no_clobber: bool,
 }
 
 impl Job {
@@ -131,18 +127,31 @@ impl Job {
                         k => k,
                     },
                 };
-                Ok(default_output(&self.input, kind, dir))
+                let output = default_output(&self.input, kind, dir);
+                let same = |a: &Path, b: &Path| matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b);
+                if same(&output, &self.input) {
+                    return Err(Error::Usage(format!(
+                        "{}: the name already ends in -managed, so the default output name is the input's own; give the output another name with -o (or --out-dir another folder)",
+                        self.input.display()
+                    )));
+                }
+                Ok(output)
             }
         }
     }
 }
 
-/// The output name used when none is given: `NAME-managed.EXT` in `dir`.
+/// The output name used when none is given: `NAME-managed.EXT` in `dir`,
+/// or `NAME.EXT` when NAME already ends in `-managed` (a package made by
+/// sepkg, transformed again, is not `X-managed-managed.zip`).
 pub fn default_output(input: &Path, kind: Kind, dir: &Path) -> PathBuf {
-    let stem = match input.file_stem() {
+    let mut stem = match input.file_stem() {
         Some(s) if input.is_file() => s.to_string_lossy().into_owned(),
         _ => file_name(input),
     };
+    if let Some(base) = stem.strip_suffix("-managed") {
+        stem = base.to_string();
+    }
     let name = match kind.extension() {
         "" => format!("{stem}-managed"),
         ext => format!("{stem}-managed.{ext}"),
@@ -152,6 +161,13 @@ pub fn default_output(input: &Path, kind: Kind, dir: &Path) -> PathBuf {
 
 /// Refuses an output that would overwrite or sit inside the input.
 pub fn check_output(input: &Path, output: &Path) -> Result<()> {
+    let name = output.file_name().unwrap_or_default().to_string_lossy();
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(Error::Usage(format!(
+            "{:?}: the output name holds the control character {c:?}: the `.sha256` line beside it could not be read back by sha256sum -c; choose a name without one with -o",
+            output.display().to_string()
+        )));
+    }
     let input_abs = std::fs::canonicalize(input).map_err(|e| Error::io(input, "cannot open", e))?;
     let parent = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -204,10 +220,70 @@ pub(crate) fn file_name(path: &Path) -> String {
     }
 }
 
+/// What a transform would do, from `--dry-run`: everything but the
+/// writing.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DryRun {
+    /// The output package it would write.
+    pub output: PathBuf,
+    /// Its `.sha256` sidecar.
+    pub sha256_file: PathBuf,
+    /// Its `.manifest.json`.
+    pub manifest_file: PathBuf,
+    /// The output's container.
+    pub kind: Kind,
+    /// The package roots.
+    pub roots: Vec<crate::manifest::RootRecord>,
+    /// Every change, with its old and new value.
+    pub changes: Vec<crate::manifest::ChangeRecord>,
+    /// What the manifest's warnings would say.
+    pub warnings: Vec<Warning>,
+    /// How many entries the output would hold.
+    pub entries: usize,
+}
+
+/// A job ready to write: the package open, the output resolved and the
+/// plan made, every warning included.
+struct Prepared {
+    pkg: Package,
+    spec: OutputSpec,
+    plan: Plan,
+    output: PathBuf,
+}
+
 /// Transforms one input (see the module docs).
 pub fn run(job: &Job, sylink: &ManagedSylink, progress: &dyn crate::Progress) -> Result<Outcome> {
+    let Prepared {
+        mut pkg,
+        spec,
+        plan,
+        output,
+    } = prepare(job, sylink)?;
+    output::write(&mut pkg, plan, sylink, &spec, &output, progress)
+}
+
+/// Everything [`run`] would do short of writing: the plan, with old and
+/// new values, warnings and output names. Reads only the small files.
+pub fn dry_run(job: &Job, sylink: &ManagedSylink) -> Result<DryRun> {
+    let p = prepare(job, sylink)?;
+    Ok(DryRun {
+        sha256_file: crate::record::sidecar_path(&p.output),
+        manifest_file: crate::record::manifest_path(&p.output),
+        output: p.output,
+        kind: p.spec.kind(),
+        roots: p.plan.roots,
+        changes: p.plan.changes,
+        warnings: p.plan.warnings,
+        entries: p.plan.layout.items.len(),
+    })
+}
+
+fn prepare(job: &Job, sylink: &ManagedSylink) -> Result<Prepared> {
     let output = job.output()?;
     check_output(&job.input, &output)?;
+    if job.no_clobber {
+        check_no_clobber(&output)?;
+    }
     let mut pkg = Package::open(&job.input)?;
     let mut spec = OutputSpec::resolve(job.to, job.stub.as_deref(), &pkg)?;
     if job.sign.is_some() && spec.kind() != Kind::Exe {
@@ -224,9 +300,58 @@ pub fn run(job: &Job, sylink: &ManagedSylink, progress: &dyn crate::Progress) ->
         let names: Vec<&str> = plan.layout.items.iter().map(|i| i.name.as_str()).collect();
         crate::package::dir::check_writable(&job.input, &names)?;
     }
+    plan.warnings.extend(windows_names(&plan));
     plan.warnings.extend(lost_signatures(&pkg, &spec));
     plan.warnings.extend(stub_payload(&pkg, &spec));
-    output::write(&mut pkg, plan, sylink, &spec, &output, progress)
+    Ok(Prepared {
+        pkg,
+        spec,
+        plan,
+        output,
+    })
+}
+
+/// `--no-clobber`: the output and its records must not exist yet. Checked
+/// before anything is written; a file that appears under one of the names
+/// while the output is written is replaced by the commit all the same (the
+/// commit renames, and a rename that refuses to replace has no portable
+/// form for a group of files).
+fn check_no_clobber(output: &Path) -> Result<()> {
+    let records = [
+        output.to_path_buf(),
+        crate::record::sidecar_path(output),
+        crate::record::manifest_path(output),
+    ];
+    match records
+        .iter()
+        .find(|p| std::fs::symlink_metadata(p).is_ok())
+    {
+        None => Ok(()),
+        Some(existing) => Err(Error::Usage(format!(
+            "{}: already exists, and --no-clobber refuses to replace it; nothing was written: remove it or choose another output with -o",
+            existing.display()
+        ))),
+    }
+}
+
+/// Entries of the output that Windows cannot create under their names
+/// (the test audit's `windows-invalid-name` finding makes): clients would
+/// fail to unpack them.
+fn windows_names(plan: &Plan) -> Vec<Warning> {
+    plan.layout
+        .items
+        .iter()
+        .filter_map(|item| {
+            let problem = crate::package::windows_name(&item.name)?;
+            Some(Warning {
+                code: "windows-invalid-name",
+                entry: item.name.clone(),
+                message: format!(
+                    "{problem}: Windows clients cannot unpack it under this name, so the installer misses it or the extraction fails; rename it in the source and make the package again"
+                ),
+            })
+        })
+        .collect()
 }
 
 /// Bytes after the end of the input archive (junk appended to a zip): no

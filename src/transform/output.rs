@@ -1,11 +1,13 @@
 //! The output of a transform: the package staged beside its final name, its
 //! manifest and `.sha256` sidecar, and the commit that puts the three in
-//! place together.
+//! place together, under the lock on the output's name (`.OUT.lock` beside
+//! it, see [`crate::lock`]), with the same [`Transaction`] as publish.
 
 use std::path::{Path, PathBuf};
 
 use crate::atomic::{self, Transaction};
 use crate::error::{Error, Result};
+use crate::lock;
 use crate::manifest::{FileRecord, Manifest, SCHEMA, SylinkRecord};
 use crate::package::{self, Kind, OutputSpec, Package};
 use crate::record::{self, sidecar_line};
@@ -77,6 +79,15 @@ pub(crate) fn write(
     let prefix = atomic::hidden_prefix(&out_name);
     let sidecar_path = record::sidecar_path(output);
     let manifest_path = record::manifest_path(output);
+    // Two transforms to one OUT: each renames its three files while holding
+    // `.OUT.lock`, so the triple left is always one run's. Taken only now,
+    // once the output is written: the long work runs in parallel, and an
+    // interruption before this point leaves the folder as it was.
+    let _lock = lock::acquire(
+        &parent.join(lock::output_lock_name(&out_name)),
+        None,
+        &|path, holder| progress.waiting(path, holder),
+    )?;
     let mut commit = Transaction::new();
     staged.put(&mut commit, output);
     commit.put(

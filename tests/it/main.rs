@@ -23,10 +23,12 @@
 mod audit;
 mod authenticode;
 mod cab;
+mod conventions;
 mod exe;
 #[cfg(unix)]
 mod hostile;
 mod publish;
+mod schemas;
 mod setaid_props;
 mod sevenz;
 mod sevenz_cli;
@@ -34,6 +36,7 @@ mod signed;
 mod support;
 mod transform;
 mod verify;
+mod webroot;
 mod zipfidelity;
 
 /// Trials that fail today because of a bug in `src/`, with the bug. Each
@@ -49,6 +52,7 @@ fn main() {
     // first, the hundreds of quick corpus trials last, so that no slow
     // trial starts when the others are done.
     let mut trials = Vec::new();
+    trials.extend(webroot::trials());
     trials.extend(publish::trials());
     trials.extend(transform::trials());
     #[cfg(unix)]
@@ -61,6 +65,8 @@ fn main() {
     trials.extend(verify::trials());
     trials.extend(signed::trials());
     trials.extend(zipfidelity::trials());
+    trials.extend(conventions::trials());
+    trials.extend(schemas::trials());
     trials.extend(setaid_props::trials());
     trials.extend(audit::trials());
     #[cfg(unix)]

@@ -419,6 +419,7 @@ fn a_publish_killed_while_copying_leaves_no_partial_file_under_the_final_name() 
     );
     let sums_before = std::fs::read(web.join("SHA256SUMS")).unwrap();
     let index_before = std::fs::read(web.join("index.json")).unwrap();
+    let before_names = listing(&web);
 
     let big = large_artifact(tmp.path(), "BIG.zip", 24);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sepkg"))
@@ -430,15 +431,22 @@ fn a_publish_killed_while_copying_leaves_no_partial_file_under_the_final_name() 
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Kill it as soon as its temporary copy has some bytes in it.
+    // Kill it as soon as its temporary copy (in the hidden staging folder)
+    // has some bytes in it.
+    let staging = web.join(".sepkg-staging");
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut caught = None;
     while Instant::now() < deadline {
-        let part = listing(&web)
+        let names = if staging.is_dir() {
+            listing(&staging)
+        } else {
+            Vec::new()
+        };
+        let part = names
             .into_iter()
             .find(|n| n.starts_with(".BIG.zip.") && n.ends_with(".part"));
         if let Some(part) = part
-            && std::fs::metadata(web.join(&part)).is_ok_and(|m| m.len() > 0)
+            && std::fs::metadata(staging.join(&part)).is_ok_and(|m| m.len() > 0)
         {
             child.kill().unwrap();
             caught = Some(part);
@@ -453,7 +461,7 @@ fn a_publish_killed_while_copying_leaves_no_partial_file_under_the_final_name() 
     let status = child.wait().unwrap();
     let part = caught.expect("the publish finished before the test could interrupt it");
     assert!(!status.success());
-    let part_len = std::fs::metadata(web.join(&part))
+    let part_len = std::fs::metadata(staging.join(&part))
         .map(|m| m.len())
         .unwrap_or(0);
     assert!(part_len < 24 << 20, "the copy was complete: {part_len}");
@@ -465,15 +473,23 @@ fn a_publish_killed_while_copying_leaves_no_partial_file_under_the_final_name() 
     assert_eq!(std::fs::read(web.join("SHA256SUMS")).unwrap(), sums_before);
     assert_eq!(std::fs::read(web.join("index.json")).unwrap(), index_before);
 
-    // verify names the leftover; publishing again completes.
+    // Only hidden names are left (a web server denying dot-files serves
+    // none of them); verify names the staging folder.
+    for name in listing(&web) {
+        assert!(
+            name.starts_with('.') || before_names.contains(&name),
+            "SIGKILL left {name} in the web root"
+        );
+    }
     let v = sepkg().arg("verify").arg(&web).output().unwrap();
     let (out, _) = text(&v);
     assert_eq!(v.status.code(), Some(1), "{out}");
     assert!(
-        out.contains(&format!("{part}: present but not listed")),
+        out.contains(".sepkg-staging/: present but not listed"),
         "{out}"
     );
-    std::fs::remove_file(web.join(&part)).unwrap();
+    // Publishing again (under the lock, so the staging folder's content
+    // can only be a dead process's) clears it and completes.
     let (code, out, err) = publish(&[
         big.as_os_str(),
         "--to".as_ref(),

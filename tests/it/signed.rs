@@ -576,8 +576,57 @@ fn a_signed_web_root_refuses_an_unsigned_publish_and_stays_whole() {
     );
 }
 
+/// unpublish and reindex rewrite a signed web root's records, so they
+/// sign them again with the key, and refuse without it.
+fn unpublish_and_reindex_keep_a_signed_web_root_signed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, public, _) = keygen(tmp.path(), "site");
+    let web = signed_webroot(tmp.path(), &key);
+    let y = artifact(&tmp.path().join("out"), "Y.zip");
+    let signed = ["--sign-key", s(&key), "--sign-password-env", PW_VAR];
+    let (code, out, err) = run(&[&["publish", s(&y), "--to", s(&web)][..], &signed].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    let before = snapshot(&web);
+
+    for (args, doing) in [
+        (
+            vec!["unpublish", "X.zip", "--from", s(&web)],
+            "unpublishing",
+        ),
+        (vec!["reindex", s(&web)], "reindexing"),
+    ] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains(&format!(
+                "{}: this web root is signed (SHA256SUMS.minisig, index.json.minisig): {doing} without --sign-key",
+                web.display()
+            )),
+            "{err}"
+        );
+        assert_eq!(
+            snapshot(&web),
+            before,
+            "{doing} without the key changed the web root"
+        );
+    }
+
+    let (code, out, err) = run(&[&["unpublish", "X.zip", "--from", s(&web)][..], &signed].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(&["verify", s(&web), "--trusted-key", s(&public)]);
+    assert_eq!(code, 0, "after unpublish: {out}{err}");
+    assert!(!web.join("X.zip").exists());
+
+    let (code, out, err) = run(&[&["reindex", s(&web)][..], &signed].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(&["verify", s(&web), "--trusted-key", s(&public)]);
+    assert_eq!(code, 0, "after reindex: {out}{err}");
+    assert!(out.contains("Y.zip"), "{out}");
+}
+
 pub fn trials() -> Vec<libtest_mimic::Trial> {
     tests![
+        unpublish_and_reindex_keep_a_signed_web_root_signed,
         a_rewritten_package_and_records_fail_only_with_the_trusted_key,
         a_web_root_folder_verifies_and_reports_its_signatures_as_json,
         a_wrong_key_a_missing_or_swapped_signature_fail_naming_the_signature,

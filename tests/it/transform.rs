@@ -36,6 +36,13 @@ fn transform(input: &Path, sylink: &Path, out: &Path, extra: &[&str]) -> Vec<u8>
         output.status.success(),
         "transform failed\nstdout: {stdout}\nstderr: {stderr}"
     );
+    support::schema::check_file(
+        support::schema::MANIFEST,
+        &out.with_file_name(format!(
+            "{}.manifest.json",
+            out.file_name().unwrap().to_string_lossy()
+        )),
+    );
     std::fs::read(out).unwrap()
 }
 
@@ -645,7 +652,10 @@ fn help_teaches_the_job() {
         "--sylink <MANAGED.xml>",
         "OUT.sha256 (for sha256sum -c)",
         "sepkg transform SEP14-x64.zip --sylink sylink-managed.xml",
-        "Exit codes: 0 done, 2 error",
+        "Exit codes: 0 every output written; 2 error",
+        "the outputs of the inputs that succeed are kept",
+        "2 of 3 packages written; failed: bad.zip (corrupt)",
+        "exit 130, 143 or 129",
     ] {
         assert!(
             stdout.contains(needle),

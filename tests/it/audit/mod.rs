@@ -71,6 +71,7 @@ fn audit_json(args: &[&str]) -> (i32, Value) {
     // Every code an audit emits is one sepkg lists: the coverage check's
     // other way, made on every audit these tests run.
     if doc["packages"].is_array() {
+        support::schema::check(support::schema::AUDIT, &doc);
         for code in codes(&doc) {
             assert!(
                 sepkg::audit::CODES.contains(&code.as_str()),

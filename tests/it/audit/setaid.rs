@@ -71,6 +71,16 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             &[],
         ),
         scenario(
+            "keep-previous-unclean",
+            "warning",
+            "KeepPreviousSetting is \"1 ;keep the old settings\" at line 4, not a clean 0 or 1: the installer's integer read takes the leading 1",
+            with_setaid(&r#gen::SETAID_TEXT.replace(
+                "KeepPreviousSetting=1",
+                "KeepPreviousSetting=1 ;keep the old settings",
+            )),
+            &[],
+        ),
+        scenario(
             "setup-ini-missing",
             "warning",
             "has no setup.ini",

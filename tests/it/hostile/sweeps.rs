@@ -41,6 +41,7 @@ fn transform(
         edits: Vec::new(),
         sign: None,
         keep_times: false,
+        no_clobber: false,
     };
     sepkg::transform::run(&job, sylink, &sepkg::NoProgress)
         .map(drop)

@@ -4,6 +4,7 @@
 pub mod r#gen;
 pub mod harness;
 pub mod pki;
+pub mod schema;
 pub mod sevenz;
 pub mod web;
 pub mod zips;

@@ -133,6 +133,9 @@ pub enum Behaviour {
     },
     /// A 302 redirect to `location`.
     Redirect { location: String },
+    /// `body` with `Content-Encoding: gzip`, whatever the request accepts
+    /// (a server that compresses every response).
+    Gzip { body: Vec<u8> },
 }
 
 /// A one-thread HTTP/1.1 server on 127.0.0.1 that answers up to
@@ -194,6 +197,15 @@ fn answer(mut stream: TcpStream, behaviour: &Behaviour) -> std::io::Result<()> {
             stream.write_all(body)?;
             stream.flush()?;
             std::thread::sleep(*stall);
+        }
+        Behaviour::Gzip { body } => {
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
+            stream.write_all(body)?;
+            stream.flush()?;
         }
         Behaviour::Redirect { location } => {
             write!(
