@@ -850,8 +850,23 @@ fn check_unlisted(dir: &Path, listed: &BTreeSet<String>, checks: &mut Vec<Check>
         .collect();
     present.sort();
     // The lock file is sepkg's own and holds nothing served: on Windows it
-    // stays, on Unix a killed publish leaves it (see `crate::lock`).
-    let own = |n: &str| n == crate::lock::WEBROOT_LOCK;
+    // stays, on Unix a killed publish leaves it (see `crate::lock`). So
+    // does an empty `.NAME.lock` a transform left beside a listed NAME
+    // (Windows). The staging folder is a publish's work in progress while
+    // one holds the lock; with nobody holding it, it is a killed run's
+    // leftover and reported.
+    let running = publish_running(dir);
+    let own = |n: &str| {
+        n == crate::lock::WEBROOT_LOCK
+            || (running && n.strip_suffix('/') == Some(crate::webroot::STAGING))
+            || n.strip_prefix('.')
+                .and_then(|n| n.strip_suffix(".lock"))
+                .is_some_and(|owner| {
+                    listed.contains(owner)
+                        && std::fs::metadata(dir.join(format!(".{owner}.lock")))
+                            .is_ok_and(|m| m.is_file() && m.len() == 0)
+                })
+    };
     for name in present.iter().filter(|n| !listed.contains(*n) && !own(n)) {
         checks.push(Check::new(
             name,
@@ -862,6 +877,23 @@ fn check_unlisted(dir: &Path, listed: &BTreeSet<String>, checks: &mut Vec<Check>
         ));
     }
     Ok(())
+}
+
+/// True when another process holds `dir`'s web-root lock (a publish,
+/// unpublish or reindex is running). Only looks: the lock file is opened
+/// read-only, never created, and released at once if it was free.
+fn publish_running(dir: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(dir.join(crate::lock::WEBROOT_LOCK)) else {
+        return false;
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(_) => false,
+    }
 }
 
 fn agent(http: &HttpOptions) -> Result<ureq::Agent> {

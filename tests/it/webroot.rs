@@ -780,6 +780,36 @@ fn help_teaches_the_web_root_commands() {
     }
 }
 
+/// While a publish holds the lock, its staging folder is work in progress
+/// and verify passes over it; with nobody holding the lock it is a killed
+/// run's leftover and named. An empty `.NAME.lock` beside a listed NAME
+/// (what a transform leaves on Windows) is sepkg's own, like `.sepkg.lock`.
+fn verify_passes_over_a_running_publishs_staging_and_names_a_leftover_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = artifact(&tmp.path().join("out"), "A.zip", "1");
+    let web = tmp.path().join("web");
+    std::fs::create_dir_all(&web).unwrap();
+    let (code, out, err) = run(&[os("publish"), a.as_os_str(), os("--to"), web.as_os_str()]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::write(web.join(".A.zip.lock"), b"").unwrap();
+    let staging = web.join(".sepkg-staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::write(staging.join(".B.zip.x1y2z3.part"), b"half a package").unwrap();
+
+    let held = hold_lock(&web);
+    let (code, out, err) = run(&[os("verify"), web.as_os_str()]);
+    assert_eq!(code, 0, "a publish is running:\n{out}{err}");
+    drop(held);
+
+    let (code, out, err) = run(&[os("verify"), web.as_os_str()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(".sepkg-staging/: present but not listed"),
+        "{out}"
+    );
+    assert!(!out.contains(".A.zip.lock"), "{out}");
+}
+
 pub fn trials() -> Vec<libtest_mimic::Trial> {
     let mut trials = Vec::new();
     #[cfg(unix)]
@@ -810,6 +840,7 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         verify_checks_a_to_dir_output_file_by_file,
         base_url_warns_when_the_artifact_is_not_a_single_file_exe,
         help_teaches_the_web_root_commands,
+        verify_passes_over_a_running_publishs_staging_and_names_a_leftover_one,
     ]);
     #[cfg(unix)]
     trials.extend(tests![
