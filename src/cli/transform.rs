@@ -417,25 +417,29 @@ fn human_plan(input: &Path, plan: &transform::DryRun) -> String {
     s
 }
 
+/// A SetAid.ini change, as the report and the dry run show it:
+/// `    setAid.ini: [CUSTOM_SMC_CONFIG] KeepPreviousSetting "1" -> "0" at line 4 (set)`.
+fn setaid_change_line(c: &crate::manifest::ChangeRecord) -> String {
+    let old = c
+        .old
+        .as_deref()
+        .map_or("(missing)".to_string(), |v| format!("{v:?}"));
+    let dup = if c.duplicate { " (duplicate)" } else { "" };
+    format!(
+        "    {}: [{}] {} {old} -> {:?} at line {} ({}){dup}\n",
+        c.entry,
+        c.section.as_deref().unwrap_or(""),
+        c.key.as_deref().unwrap_or(""),
+        c.new,
+        c.line.unwrap_or(0),
+        c.action
+    )
+}
+
 /// One change, as the human reports show it.
 fn change_line(c: &crate::manifest::ChangeRecord) -> String {
     match c.file {
-        ChangedFile::Setaid => {
-            let old = c
-                .old
-                .as_deref()
-                .map_or("(missing)".to_string(), |v| format!("{v:?}"));
-            let dup = if c.duplicate { " (duplicate)" } else { "" };
-            format!(
-                "    {}: [{}] {} {old} -> {:?} at line {} ({}){dup}\n",
-                c.entry,
-                c.section.as_deref().unwrap_or(""),
-                c.key.as_deref().unwrap_or(""),
-                c.new,
-                c.line.unwrap_or(0),
-                c.action
-            )
-        }
+        ChangedFile::Setaid => setaid_change_line(c),
         ChangedFile::Sylink => {
             let old = c
                 .old
@@ -560,23 +564,7 @@ fn human(input: &Path, o: &Outcome) -> String {
         }
         for c in &mine {
             match c.file {
-                ChangedFile::Setaid => {
-                    let old = c
-                        .old
-                        .as_deref()
-                        .map_or("(missing)".to_string(), |v| format!("{v:?}"));
-                    let dup = if c.duplicate { " (duplicate)" } else { "" };
-                    let _ = writeln!(
-                        s,
-                        "    {}: [{}] {} {old} -> {:?} at line {} ({}){dup}",
-                        c.entry,
-                        c.section.as_deref().unwrap_or(""),
-                        c.key.as_deref().unwrap_or(""),
-                        c.new,
-                        c.line.unwrap_or(0),
-                        c.action
-                    );
-                }
+                ChangedFile::Setaid => s.push_str(&setaid_change_line(c)),
                 ChangedFile::Sylink => {
                     let _ = writeln!(
                         s,
