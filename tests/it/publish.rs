@@ -376,38 +376,6 @@ fn refuses_an_artifact_whose_records_do_not_match_it() {
     assert!(err.contains("not an existing folder"), "{err}");
 }
 
-/// A large artifact with a sidecar and a minimal manifest, written without
-/// holding it in memory.
-fn large_artifact(dir: &Path, name: &str, mib: usize) -> PathBuf {
-    use std::io::Write;
-    let path = dir.join(name);
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut block = vec![0u8; 1 << 20];
-    for i in 0..mib {
-        block[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        f.write_all(&block).unwrap();
-    }
-    f.into_inner().unwrap().sync_all().unwrap();
-    let d = sepkg::digest::of_file(&path).unwrap();
-    std::fs::write(
-        dir.join(format!("{name}.sha256")),
-        format!("{}  {name}\n", d.sha256),
-    )
-    .unwrap();
-    let manifest = serde_json::json!({
-        "schema": "sepkg-manifest/1",
-        "tool": "test",
-        "output": {"name": name, "kind": "zip", "size": d.size, "sha256": d.sha256},
-        "product_version": "14.3.9999.0"
-    });
-    std::fs::write(
-        dir.join(format!("{name}.manifest.json")),
-        manifest.to_string(),
-    )
-    .unwrap();
-    path
-}
-
 fn a_publish_killed_while_copying_leaves_no_partial_file_under_the_final_name() {
     let tmp = tempfile::tempdir().unwrap();
     let web = tmp.path().join("web");
@@ -421,7 +389,7 @@ fn a_publish_killed_while_copying_leaves_no_partial_file_under_the_final_name() 
     let index_before = std::fs::read(web.join("index.json")).unwrap();
     let before_names = listing(&web);
 
-    let big = large_artifact(tmp.path(), "BIG.zip", 24);
+    let big = crate::support::large_artifact(tmp.path(), "BIG.zip", 24, "zip");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sepkg"))
         .arg("publish")
         .arg(&big)

@@ -323,37 +323,6 @@ fn served_over_http(web: &Path) {
     assert!(err.contains("lists no package named \"B.zip\""), "{err}");
 }
 
-/// A large file with a sidecar and a minimal manifest (as publish needs).
-fn large_artifact(dir: &Path, name: &str, mib: usize, kind: &str) -> PathBuf {
-    use std::io::Write;
-    std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join(name);
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut block = vec![0u8; 1 << 20];
-    for i in 0..mib {
-        block[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        f.write_all(&block).unwrap();
-    }
-    f.into_inner().unwrap().sync_all().unwrap();
-    let d = sepkg::digest::of_file(&path).unwrap();
-    std::fs::write(
-        dir.join(format!("{name}.sha256")),
-        format!("{}  {name}\n", d.sha256),
-    )
-    .unwrap();
-    let manifest = serde_json::json!({
-        "schema": "sepkg-manifest/1",
-        "tool": "test",
-        "output": {"name": name, "kind": kind, "size": d.size, "sha256": d.sha256},
-    });
-    std::fs::write(
-        dir.join(format!("{name}.manifest.json")),
-        manifest.to_string(),
-    )
-    .unwrap();
-    path
-}
-
 /// The signals, their names for `kill -s` and the exit codes they give.
 const SIGNALS: [(&str, i32); 3] = [("INT", 130), ("TERM", 143), ("HUP", 129)];
 
@@ -423,7 +392,7 @@ fn a_signal_during_publish_leaves_the_web_root_as_it_was((signal, code): (&'stat
         0
     );
     let before = snapshot(&web);
-    let big = large_artifact(&tmp.path().join("big"), "BIG.exe", 300, "exe");
+    let big = crate::support::large_artifact(&tmp.path().join("big"), "BIG.exe", 300, "exe");
     let (got, err) = interrupt(
         &[os("publish"), big.as_os_str(), os("--to"), web.as_os_str()],
         &web.join(".sepkg-staging"),
@@ -728,7 +697,7 @@ fn base_url_warns_when_the_artifact_is_not_a_single_file_exe() {
         "{err}"
     );
     // A single-file .exe gets no warning.
-    let exe = large_artifact(&tmp.path().join("exe"), "setup.exe", 1, "exe");
+    let exe = crate::support::large_artifact(&tmp.path().join("exe"), "setup.exe", 1, "exe");
     let (code, out, err) = run(&[os("publish"), exe.as_os_str(), os("--to"), web.as_os_str()]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!err.contains("warning"), "{err}");
@@ -945,7 +914,7 @@ fn nginx_with_the_readme_rule_never_serves_what_a_killed_publish_leaves() {
     };
     // SIGKILL a publish while its copy grows: it leaves a half-written
     // file in the hidden staging folder.
-    let big = large_artifact(&tmp.path().join("big"), "BIG.exe", 200, "exe");
+    let big = crate::support::large_artifact(&tmp.path().join("big"), "BIG.exe", 200, "exe");
     let mut child = Command::new(env!("CARGO_BIN_EXE_sepkg"))
         .arg("publish")
         .arg(&big)

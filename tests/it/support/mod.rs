@@ -131,3 +131,37 @@ pub fn assert_no_panic(what: &str, stream: &str) {
         );
     }
 }
+
+/// A large artifact of `mib` MiB (`kind` as the manifest names it) with a
+/// sidecar and a minimal manifest, as publish needs; written without being
+/// held in memory.
+pub fn large_artifact(dir: &Path, name: &str, mib: usize, kind: &str) -> PathBuf {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut block = vec![0u8; 1 << 20];
+    for i in 0..mib {
+        block[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        f.write_all(&block).unwrap();
+    }
+    f.into_inner().unwrap().sync_all().unwrap();
+    let d = sepkg::digest::of_file(&path).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.sha256")),
+        format!("{}  {name}\n", d.sha256),
+    )
+    .unwrap();
+    let manifest = serde_json::json!({
+        "schema": "sepkg-manifest/1",
+        "tool": "test",
+        "output": {"name": name, "kind": kind, "size": d.size, "sha256": d.sha256},
+        "product_version": "14.3.9999.0"
+    });
+    std::fs::write(
+        dir.join(format!("{name}.manifest.json")),
+        manifest.to_string(),
+    )
+    .unwrap();
+    path
+}
